@@ -1,0 +1,134 @@
+"""`bench`: command-line entry point (run, split, runs, datasets, models, metrics)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bench.errors import BenchError
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bench import config
+    from bench.runner import Runner
+    from reports.console import summary_table
+
+    file_data = config.load_file(args.config) if args.config else None
+    pre = {k: v for k, v in {"crop": args.crop, "size": args.size}.items() if v is not None}
+    if file_data and file_data.get("preprocess"):
+        pre = {**file_data["preprocess"], **pre}
+    cli = {"dataset": args.dataset, "root": args.root, "split": args.split, "models": args.models,
+           "metrics": args.metrics, "device": args.device, "limit": args.limit, "out": args.out, "seed": args.seed,
+           "asr": args.asr, "shard": args.shard, "strict": args.strict or None, "preprocess": pre or None}
+    cfg = config.build(cli, file_data)
+    result = Runner(cfg).run()
+    print(summary_table(result.summary))
+    print(f"\nrun {result.run_id}: results in {result.run_dir}")
+    return result.exit_code
+
+
+def _split(args: argparse.Namespace) -> int:
+    from bench.datasets import get_dataset
+    from bench.splits import make_manifest, write_manifest
+
+    adapter = get_dataset(args.dataset)
+    items = adapter.discover(adapter.resolve_root(args.root))
+    manifest = make_manifest(args.dataset, items, args.n, args.seed)
+    out = Path(args.out or f"{args.dataset}-n{manifest['selection']['n']}-seed{args.seed}.json")
+    write_manifest(out, manifest)
+    print(f"{out}: {manifest['selection']['n']} of {manifest['selection']['available']} samples, "
+          f"manifest sha256 {manifest['manifest_sha256']}")
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from bench.index import list_runs
+
+    runs = list_runs()
+    if not runs:
+        print("no runs indexed yet")
+    for r in runs:
+        print(f"{r['run_id']}  {r['status']:8s}  {r['dataset']:10s}  N={r['n_samples']:<4d} "
+              f"coverage={r['coverage']:.0%}  models={','.join(json.loads(r['models']))}  {r['path']}")
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from bench.datasets import list_datasets
+
+    for d in list_datasets():
+        print(f"{d.name}  (root: --root, config datasets.{d.name}.root, or ${d.env_var})\n  obtain: {d.obtain}")
+        print("  " + d.layout.replace("\n", "\n  ") + "\n")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from bench.generators import list_generators
+
+    for g in list_generators():
+        print(f"{g.name:12s} produces {','.join(sorted(g.produces)):11s} {g.description}")
+    return 0
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    from metrics import list_metrics
+
+    for m in list_metrics():
+        print(f"{m.id:28s} {'↑' if m.higher_is_better else '↓'} {m.kind:14s} {m.description}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bench", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="generate outputs, compute metrics, store results, print a table")
+    r.add_argument("--dataset", help="dataset name (bench datasets lists them)")
+    r.add_argument("--root", help="dataset root directory")
+    r.add_argument("--split", help="split manifest JSON (default: the shipped one for demo, else all samples)")
+    r.add_argument("--models", help="comma-separated models, e.g. gt,static,shuffled or precomputed:DIR")
+    r.add_argument("--metrics", help="comma-separated metric ids or family names")
+    r.add_argument("--device", choices=["cpu", "cuda", "auto"])
+    r.add_argument("--limit", type=int, help="only the first N samples of the split")
+    r.add_argument("--out", help="run directory (default bench-runs/<run id>)")
+    r.add_argument("--seed", type=int)
+    r.add_argument("--shard", help="k/N: this process runs every N-th sample starting at the k-th")
+    r.add_argument("--strict", action="store_true", help="exit non-zero if any sample failed")
+    r.add_argument("--asr", help="transcription backend for datasets without transcripts, e.g. faster-whisper:DIR")
+    r.add_argument("--crop", choices=["face", "center", "none"], help="preprocessing crop (default face)")
+    r.add_argument("--size", type=int, help="preprocessed frame size (default 512)")
+    r.add_argument("--config", help="YAML/JSON config file; flags override it")
+    r.set_defaults(func=_run)
+
+    s = sub.add_parser("split", help="write a held-out split manifest")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--root")
+    s.add_argument("--n", type=int, required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", help="output JSON path")
+    s.set_defaults(func=_split)
+
+    sub.add_parser("runs", help="list indexed runs").set_defaults(func=_runs)
+    sub.add_parser("datasets", help="list datasets with their layouts").set_defaults(func=_datasets)
+    sub.add_parser("models", help="list models (generators)").set_defaults(func=_models)
+    sub.add_parser("metrics", help="list metrics").set_defaults(func=_metrics)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    try:
+        return args.func(args)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

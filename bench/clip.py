@@ -1,0 +1,60 @@
+"""Decode once: a clip's frames and audio, decoded lazily on first use and then shared by every
+metric that looks at the clip (frames uint8 [T,H,W,3] at the clip's fps; audio float32 mono)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from bench import audio as audio_io
+from bench import video as video_io
+from bench.errors import BadInputError
+
+
+class Clip:
+    """One video and/or audio file pair, decoded at most once per representation."""
+
+    def __init__(self, video: str | Path | None, audio: str | Path | None, fps: float = video_io.FPS,
+                 sample_rate: int = audio_io.SAMPLE_RATE, max_seconds: float | None = None):
+        self.video_path = Path(video) if video else None
+        # a video's own audio track stands in when there is no separate audio file
+        self.audio_path = Path(audio) if audio else self.video_path
+        self.fps = fps
+        self.sample_rate = sample_rate
+        self.max_seconds = max_seconds
+        self._audio_at: dict[int, np.ndarray] = {}
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_path is not None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_path is not None
+
+    @cached_property
+    def frames(self) -> np.ndarray:
+        if self.video_path is None:
+            raise BadInputError(None, "clip has no video")
+        return video_io.read_frames(self.video_path, self.fps, self.max_seconds)
+
+    @property
+    def audio(self) -> np.ndarray:
+        """Audio at the clip's rate (16 kHz unless configured otherwise)."""
+        return self.audio_at(self.sample_rate)
+
+    def audio_at(self, rate: int) -> np.ndarray:
+        """Audio at another rate, resampled from the clip's rate (one decode, cached per rate)."""
+        if rate not in self._audio_at:
+            if self.audio_path is None:
+                raise BadInputError(None, "clip has no audio")
+            if rate == self.sample_rate:
+                x = audio_io.load_audio(self.audio_path, rate)
+                if self.max_seconds:
+                    x = x[: int(self.max_seconds * rate)]
+            else:
+                x = audio_io.resample(self.audio, self.sample_rate, rate)
+            self._audio_at[rate] = x
+        return self._audio_at[rate]

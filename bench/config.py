@@ -1,0 +1,98 @@
+"""Run configuration: defaults, overridden by a YAML/JSON config file, overridden by CLI flags.
+
+Everything that can change a number is part of `numbers_key()`, whose hash names the run
+directory: re-running the same configuration resumes it, a different one starts a new run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.errors import ConfigError
+from bench.hashing import sha256_json
+from bench.preprocess import PreprocessConfig
+
+DEFAULT_MODELS = ("gt", "static", "shuffled")
+DEFAULT_METRICS = ("stoi@pystoi/16k/truncate", "mcd@pymcd/dtw/16k")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    dataset: str
+    root: str | None = None
+    split: str | None = None
+    models: tuple[str, ...] = DEFAULT_MODELS
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    device: str = "cpu"
+    limit: int | None = None
+    seed: int = 0
+    asr: str | None = None
+    out: str | None = None
+    shard: tuple[int, int] = (1, 1)  # k of N, 1-based
+    strict: bool = False
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+
+    def numbers_key(self, split_sha256: str) -> dict[str, Any]:
+        """What the numbers depend on (not where outputs go, which shard runs, or strictness)."""
+        return {"dataset": self.dataset, "split_sha256": split_sha256, "models": list(self.models),
+                "metrics": list(self.metrics), "device": self.device, "limit": self.limit, "seed": self.seed,
+                "asr": self.asr, "preprocess": asdict(self.preprocess)}
+
+    def run_id(self, split_sha256: str) -> str:
+        return f"{self.dataset}-{sha256_json(self.numbers_key(split_sha256))[:12]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError as exc:
+        raise ConfigError(f"--shard takes k/N (e.g. 2/4), not {text!r}") from exc
+    if not 1 <= k <= n:
+        raise ConfigError(f"--shard {text}: need 1 <= k <= N")
+    return k, n
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """A config file (YAML or JSON). Dataset roots may be given as datasets: {NAME: {root: DIR}}."""
+    text = Path(path).read_text(encoding="utf-8")
+    data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at top level")
+    return data
+
+
+def build(cli: dict[str, Any], file_data: dict[str, Any] | None = None) -> RunConfig:
+    """Merge defaults <- file <- CLI (CLI values of None mean 'not given')."""
+    data = dict(file_data or {})
+    roots = data.pop("datasets", {}) or {}
+    merged = {**data, **{k: v for k, v in cli.items() if v is not None}}
+    if "dataset" not in merged:
+        raise ConfigError("no dataset given (--dataset NAME or `dataset:` in the config file)")
+    if not merged.get("root"):
+        merged["root"] = (roots.get(merged["dataset"]) or {}).get("root")
+    known = {f.name for f in fields(RunConfig)}
+    unknown = set(merged) - known
+    if unknown:
+        raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
+    pre = merged.pop("preprocess", None) or {}
+    if isinstance(pre, PreprocessConfig):
+        pre = asdict(pre)
+    for key in ("models", "metrics"):
+        if isinstance(merged.get(key), str):
+            merged[key] = tuple(x.strip() for x in merged[key].split(",") if x.strip())
+        elif key in merged:
+            merged[key] = tuple(merged[key])
+    if isinstance(merged.get("shard"), str):
+        merged["shard"] = parse_shard(merged["shard"])
+    try:
+        return replace(RunConfig(dataset=merged.pop("dataset")), **merged, preprocess=PreprocessConfig(**pre))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc

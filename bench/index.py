@@ -1,0 +1,66 @@
+"""The SQLite index of all runs ($BENCH_HOME/runs.sqlite): `bench runs` lists them and later
+tools (report, compare) find runs and their headline numbers without walking directories.
+Each update is one transaction, so the index is never half-written."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from bench.paths import index_path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, path TEXT NOT NULL, dataset TEXT NOT NULL, models TEXT NOT NULL,
+    metrics TEXT NOT NULL, config_sha256 TEXT NOT NULL, split_sha256 TEXT NOT NULL,
+    n_samples INTEGER NOT NULL, coverage REAL NOT NULL, status TEXT NOT NULL,
+    bench_version TEXT NOT NULL, git_sha TEXT, created REAL NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS scores (
+    run_id TEXT NOT NULL, model TEXT NOT NULL, metric TEXT NOT NULL, value REAL, std REAL,
+    n INTEGER NOT NULL, coverage REAL NOT NULL, status TEXT NOT NULL,
+    PRIMARY KEY (run_id, model, metric));
+"""
+
+
+def _connect(path: Path | None = None) -> sqlite3.Connection:
+    path = path or index_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30)
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+def record_run(run_id: str, run_dir: Path, config: dict[str, Any], provenance: dict[str, Any],
+               summary: dict[str, Any], status: str) -> None:
+    """Insert or update one run and its per-model scores."""
+    now = time.time()
+    with closing(_connect()) as conn, conn:
+        created = conn.execute("SELECT created FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        conn.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
+            run_id, str(run_dir.resolve()), config["dataset"], json.dumps(config["models"]),
+            json.dumps(provenance["metric_ids"]), provenance["config_sha256"], provenance["split_sha256"],
+            summary["n_samples"], summary["coverage"], status, provenance["bench_version"],
+            provenance.get("git_sha"), created[0] if created else now, now))
+        conn.execute("DELETE FROM scores WHERE run_id=?", (run_id,))
+        for model, row in summary["metrics"].items():
+            for metric, e in row.items():
+                conn.execute("INSERT INTO scores VALUES (?,?,?,?,?,?,?,?)", (
+                    run_id, model, metric, e.get("mean", e.get("value")), e.get("std"),
+                    e.get("n", 0), e.get("coverage", 0.0), e.get("status", "ok")))
+
+
+def list_runs() -> list[dict[str, Any]]:
+    """All indexed runs, newest first."""
+    with closing(_connect()) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("SELECT * FROM runs ORDER BY updated DESC")]
+
+
+def run_scores(run_id: str) -> list[dict[str, Any]]:
+    with closing(_connect()) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("SELECT * FROM scores WHERE run_id=? ORDER BY model, metric", (run_id,))]

@@ -1,0 +1,340 @@
+"""The benchmark runner: dataset -> split -> preprocess -> generate -> decode once -> metrics ->
+results -> summary.
+
+The unit of work is (model, sample): each one's outputs are written atomically and each
+(model, sample, metric) outcome is a line in the shard's JSONL, so a killed run resumes where it
+stopped and shards (`--shard k/N`, samples i with i % N == k-1) merge exactly by reading every
+shard's lines. Per-sample failures (bad input, generator failure, missing transcript) are
+recorded with the file and the cause, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from bench import index, provenance
+from bench.asr import make_transcriber
+from bench.atomic import write_json
+from bench.clip import Clip
+from bench.config import RunConfig
+from bench.datasets import get_dataset
+from bench.errors import BenchError, ConfigError, ManifestError, MissingWeightsError
+from bench.generators import GenContext, Generator, make_generator
+from bench.hashing import sha256_json
+from bench.preprocess import preprocess
+from bench.results import Record, ResultsWriter, done_keys, read_records
+from bench.sample import RawItem, Sample
+from bench.splits import check_items, load_manifest, make_manifest, shipped_manifest
+from bench.summary import summarize
+from metrics.base import DistributionalMetric, Metric, Pair, PerSampleMetric, get_metric
+
+log = logging.getLogger("bench")
+REFERENCE = "__reference__"  # model name under which a distributional metric's GT features are stored
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    run_dir: Path
+    summary: dict[str, Any]
+    exit_code: int
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but torch sees no CUDA device")
+    if device not in ("cpu", "cuda"):
+        raise ConfigError(f"--device must be cpu, cuda or auto, not {device!r}")
+    return device
+
+
+def _split(cfg: RunConfig, items: list[RawItem]) -> dict[str, Any]:
+    if cfg.split:
+        manifest = load_manifest(cfg.split)
+    elif (shipped := shipped_manifest(cfg.dataset)) is not None:
+        manifest = load_manifest(shipped)
+    else:
+        manifest = make_manifest(cfg.dataset, items, None, cfg.seed)
+    if manifest["dataset"] != cfg.dataset:
+        raise ConfigError(f"split manifest is for dataset '{manifest['dataset']}', not '{cfg.dataset}'")
+    return manifest
+
+
+class Runner:
+    """One invocation of `bench run` (one shard of one run)."""
+
+    def __init__(self, cfg: RunConfig):
+        self.cfg = replace(cfg, device=_resolve_device(cfg.device))
+        adapter = get_dataset(cfg.dataset)
+        self.root = adapter.resolve_root(cfg.root)
+        items = adapter.discover(self.root)
+        self.manifest = _split(self.cfg, items)
+        entries = self.manifest["samples"][: cfg.limit] if cfg.limit else self.manifest["samples"]
+        self.manifest = {**self.manifest, "samples": entries}
+        found, self.mismatches = check_items(self.manifest, items)
+        self.items = {i.id: i for i in found}
+        self.sample_ids = [e["id"] for e in entries]
+        k, n = cfg.shard
+        self.shard_ids = [s for i, s in enumerate(self.sample_ids) if i % n == k - 1]
+        self.split_sha = self.manifest["manifest_sha256"]
+        self.run_id = self.cfg.run_id(self.split_sha)
+        self.run_dir = Path(cfg.out) if cfg.out else Path("bench-runs") / self.run_id
+        self.generators = [make_generator(s) for s in cfg.models]
+        self.metrics = [get_metric(m) for m in cfg.metrics]
+        self.transcriber = make_transcriber(cfg.asr, self.cfg.device)
+        self._samples: dict[str, Sample | BenchError] = {}
+
+    # -- samples -----------------------------------------------------------------------------
+    def sample(self, sample_id: str) -> Sample:
+        """The preprocessed sample (cached per process; raises the recorded error on failure)."""
+        if sample_id not in self._samples:
+            try:
+                item = self.items.get(sample_id)
+                if item is None:
+                    bad = next(m for m in self.mismatches if m.sample == sample_id)
+                    raise ManifestError(f"{bad.path or sample_id}: {bad.cause}")
+                self._samples[sample_id] = preprocess(item, self.cfg.preprocess, self.transcriber)
+            except BenchError as exc:
+                self._samples[sample_id] = exc
+        got = self._samples[sample_id]
+        if isinstance(got, BenchError):
+            raise got
+        return got
+
+    # -- stages ------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        cfg = self.cfg
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.run_dir / "config.json", cfg.to_dict())
+        write_json(self.run_dir / "split.json", self.manifest)
+        missing = self._setup_metrics()
+        prov = provenance.collect(cfg.device, cfg.seed, self.split_sha, sha256_json(cfg.numbers_key(self.split_sha)),
+                                  [m.id for m in self.metrics],
+                                  {k: v for m in self.metrics for k, v in m.loaded_weights.items()})
+        write_json(self.run_dir / "provenance.json", prov)
+        k, n = cfg.shard
+        log.info("run %s -> %s (shard %d/%d: %d of %d samples; models %s; metrics %s)", self.run_id, self.run_dir,
+                 k, n, len(self.shard_ids), len(self.sample_ids), ",".join(cfg.models), ",".join(cfg.metrics))
+        for mm in self.mismatches:
+            log.warning("split: %s: %s", mm.path or mm.sample, mm.cause)
+        records = read_records(self.run_dir / "results")
+        done = done_keys(records.values())
+        writer = ResultsWriter(self.run_dir / "results" / f"shard-{k}-of-{n}.jsonl")
+        try:
+            ok_ids = self._preprocess(writer, records)
+            outputs = self._generate(writer, ok_ids, done)
+            self._evaluate(writer, ok_ids, outputs, done, missing)
+        finally:
+            writer.close()
+        return self._finish(prov, missing)
+
+    def _setup_metrics(self) -> dict[str, str]:
+        missing: dict[str, str] = {}
+        for m in self.metrics:
+            try:
+                m.setup(self.cfg.device)
+            except MissingWeightsError as exc:
+                missing[m.id] = str(exc)
+                log.error("metric %s is MISSING: %s", m.id, exc)
+        return missing
+
+    def _preprocess(self, writer: ResultsWriter, records: dict) -> list[str]:
+        ok = []
+        for sid in tqdm(self.shard_ids, desc="preprocess", unit="clip", disable=None):
+            t0 = time.perf_counter()
+            try:
+                s = self.sample(sid)
+            except BenchError as exc:
+                log.error("sample %s failed preprocessing: %s", sid, exc)
+                writer.write(Record("preprocess", sid, "failed", error=str(exc), error_kind=exc.kind,
+                                    seconds=time.perf_counter() - t0))
+                continue
+            ok.append(sid)
+            prev = records.get(("preprocess", "", sid, ""))
+            if prev is None or prev.status != "ok":
+                writer.write(Record("preprocess", sid, "ok", seconds=time.perf_counter() - t0,
+                                    extra={"num_frames": s.num_frames, "text_source": s.text_source,
+                                           "cache_key": s.meta["cache_key"]}))
+        return ok
+
+    def _generate(self, writer: ResultsWriter, ok_ids: list[str], done: set) -> dict[tuple[str, str], Clip]:
+        ctx = GenContext(tuple(self.sample_ids), self.sample, self.cfg.device, self.cfg.seed)
+        outputs: dict[tuple[str, str], Clip] = {}
+        ready: set[str] = set()
+        todo = [(g, sid) for g in self.generators for sid in ok_ids]
+        for g, sid in tqdm(todo, desc="generate", unit="output", disable=None):
+            out_dir = self.run_dir / "outputs" / _safe(g.label) / sid
+            meta = _read_meta(out_dir)
+            if meta is None:
+                if g.label not in ready:
+                    g.setup(ctx)
+                    ready.add(g.label)
+                meta = self._generate_one(g, self.sample(sid), ctx, out_dir)
+                writer.write(Record("generate", sid, meta["status"], model=g.label, seconds=meta["runtime_s"],
+                                                    error=meta.get("error"), error_kind=meta.get("error_kind"),
+                                    extra={"log_tail": meta["log_tail"]} if meta.get("log_tail") else {}))
+            if meta["status"] == "ok":
+                s = self.sample(sid)
+                outputs[(g.label, sid)] = Clip(out_dir / meta["video"] if meta.get("video") else None,
+                                               out_dir / meta["audio"] if meta.get("audio") else None,
+                                               s.fps, s.sample_rate, self.cfg.preprocess.max_seconds)
+        return outputs
+
+    def _generate_one(self, g: Generator, sample: Sample, ctx: GenContext, out_dir: Path) -> dict[str, Any]:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+        t0 = time.perf_counter()
+        try:
+            g.check(sample)
+            got = g.generate(sample, ctx, tmp)
+            meta = {"status": "ok", "model": g.label, "sample": sample.id, "runtime_s": time.perf_counter() - t0,
+                    "video": got.video.name if got.video else None, "audio": got.audio.name if got.audio else None,
+                    "meta": got.meta}
+            write_json(tmp / "meta.json", meta)
+            shutil.rmtree(out_dir, ignore_errors=True)
+            tmp.rename(out_dir)
+            return meta
+        except BenchError as exc:
+            log.error("model %s failed on %s: %s", g.label, sample.id, exc)
+            return {"status": "failed", "runtime_s": time.perf_counter() - t0, "error": str(exc),
+                    "error_kind": exc.kind, "log_tail": getattr(exc, "log_tail", None)}
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _evaluate(self, writer: ResultsWriter, ok_ids: list[str], outputs: dict, done: set,
+                  missing: dict[str, str]) -> None:
+        active = [m for m in self.metrics if m.id not in missing]
+        labels = [g.label for g in self.generators]
+        produces = {g.label: g.produces for g in self.generators}
+        for sid in tqdm(ok_ids, desc="evaluate", unit="clip", disable=None):
+            s = self.sample(sid)
+            gt = Clip(s.video, s.audio, s.fps, s.sample_rate)  # decoded once, shared by all models
+            for m in active:
+                if isinstance(m, DistributionalMetric):
+                    self._features(writer, m, REFERENCE, sid, gt, done)
+            for label in labels:
+                gen = outputs.get((label, sid))
+                if gen is None:
+                    continue  # generation failed: recorded in the generate stage
+                for m in active:
+                    lacking = _lacking(m, produces[label], gen)
+                    key = ("metric", label, sid, m.id)
+                    if isinstance(m, DistributionalMetric):
+                        self._features(writer, m, label, sid, gen, done, lacking)
+                    elif key not in done:
+                        writer.write(self._score(m, Pair(s, gen, gt), label, sid, lacking))
+
+    def _score(self, m: PerSampleMetric, pair: Pair, label: str, sid: str, lacking: str | None) -> Record:
+        if lacking:
+            return Record("metric", sid, "not_applicable", model=label, metric=m.id, error=lacking)
+        t0 = time.perf_counter()
+        try:
+            value = float(m.compute(pair))
+        except BenchError as exc:
+            log.error("%s on %s/%s failed: %s", m.id, label, sid, exc)
+            return Record("metric", sid, "failed", model=label, metric=m.id, error=str(exc), error_kind=exc.kind,
+                          seconds=time.perf_counter() - t0)
+        return Record("metric", sid, "ok", model=label, metric=m.id, value=value, seconds=time.perf_counter() - t0)
+
+    def _feature_path(self, m: Metric, label: str, sid: str) -> Path:
+        return self.run_dir / "features" / _safe(m.id) / _safe(label) / f"{sid}.npy"
+
+    def _features(self, writer: ResultsWriter, m: DistributionalMetric, label: str, sid: str, clip: Clip,
+                  done: set, lacking: str | None = None) -> None:
+        key = ("features", label, sid, m.id)
+        if key in done:
+            return
+        if lacking:
+            writer.write(Record("features", sid, "not_applicable", model=label, metric=m.id, error=lacking))
+            return
+        t0 = time.perf_counter()
+        try:
+            feats = np.asarray(m.features(clip), dtype=np.float64)
+        except BenchError as exc:
+            writer.write(Record("features", sid, "failed", model=label, metric=m.id, error=str(exc),
+                                error_kind=exc.kind, seconds=time.perf_counter() - t0))
+            return
+        path = self._feature_path(m, label, sid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, feats)
+        tmp.replace(path)
+        writer.write(Record("features", sid, "ok", model=label, metric=m.id, seconds=time.perf_counter() - t0,
+                            extra={"rows": int(feats.shape[0])}))
+        done.add(key)
+
+    def _reduce(self, records: dict) -> dict[tuple[str, str], dict[str, Any]]:
+        """Distributional metrics over every shard's features: samples with both sides present."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for m in self.metrics:
+            if not isinstance(m, DistributionalMetric):
+                continue
+            ok = lambda label: {r.sample for r in records.values()  # noqa: E731
+                                if r.stage == "features" and r.model == label and r.metric == m.id and r.status == "ok"}
+            ref_ids = ok(REFERENCE)
+            for g in self.generators:
+                ids = sorted(ok(g.label) & ref_ids)
+                if not ids:
+                    out[(g.label, m.id)] = {"status": "no_data", "n": 0, "coverage": 0.0}
+                    continue
+                load: Callable[[str, str], np.ndarray] = lambda label, sid: np.load(self._feature_path(m, label, sid))  # noqa: E731
+                try:
+                    value = m.reduce(np.concatenate([load(g.label, s) for s in ids]),
+                                     np.concatenate([load(REFERENCE, s) for s in ids]))
+                    out[(g.label, m.id)] = {"status": "ok", "value": float(value), "mean": float(value), "n": len(ids),
+                                            "coverage": len(ids) / len(self.sample_ids)}
+                except BenchError as exc:
+                    out[(g.label, m.id)] = {"status": "failed", "error": str(exc), "n": len(ids),
+                                            "coverage": len(ids) / len(self.sample_ids)}
+        return out
+
+    def _finish(self, prov: dict[str, Any], missing: dict[str, str]) -> RunResult:
+        records = read_records(self.run_dir / "results")
+        summary = summarize(records, len(self.sample_ids), [g.label for g in self.generators], self.metrics,
+                            self._reduce(records), missing)
+        summary.update(run_id=self.run_id, dataset=self.cfg.dataset, split_sha256=self.split_sha,
+                       shard=list(self.cfg.shard), mismatches=[m.__dict__ for m in self.mismatches])
+        write_json(self.run_dir / "summary.json", summary)
+        metric_recs = [r for r in records.values() if r.stage == "metric"]
+        all_failed = summary["preprocessed"] == 0 or (metric_recs and all(r.status == "failed" for r in metric_recs))
+        any_failed = bool(summary["failures"] or self.mismatches or missing)
+        exit_code = 1 if all_failed or (self.cfg.strict and any_failed) else 0
+        index.record_run(self.run_id, self.run_dir, self.cfg.to_dict(), prov, summary,
+                         "complete" if summary["preprocessed"] == len(self.sample_ids) else "partial")
+        return RunResult(self.run_id, self.run_dir, summary, exit_code)
+
+
+def _read_meta(out_dir: Path) -> dict[str, Any] | None:
+    path = out_dir / "meta.json"
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text())
+    return meta if meta.get("status") == "ok" else None
+
+
+def _lacking(m: Metric, produces: frozenset[str], gen: Clip) -> str | None:
+    """Why a metric does not apply to a model's outputs (None when it does)."""
+    if "gen_video" in m.needs and ("video" not in produces or not gen.has_video):
+        return "model produces no video"
+    if "gen_audio" in m.needs and ("audio" not in produces or not gen.has_audio):
+        return "model produces no audio"
+    return None

@@ -1,0 +1,211 @@
+"""Video decoding and encoding with PyAV (FFmpeg inside the wheel; no system ffmpeg needed).
+
+Why PyAV rather than decord: measured on the real fixtures (tests/benchmarks/test_decode.py,
+README "Decoding"), PyAV decodes every fixture including the VFR clip by its true timestamps and
+the HEVC clip, and it reads audio tracks; decord exposes no audio, reports a nominal fps for VFR
+input and is unmaintained (last release 2021, no Python 3.12 wheel). PyAV also encodes, so one
+library does all media IO.
+
+Frames are resampled to constant fps by timestamps: output frame k covers [k/fps, (k+1)/fps) and
+shows the last input frame presented at or before its centre (k+0.5)/fps; the clip has as many
+output frames as have their centre inside the input's duration. Variable-frame-rate input thus
+keeps its wall-clock duration and stays aligned with its audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator
+
+import av
+import numpy as np
+
+from bench.atomic import atomic_path
+from bench.errors import BadInputError
+
+FPS = 25.0
+_CODEC_FLAG_BITEXACT = 1 << 23  # AV_CODEC_FLAG_BITEXACT: no encoder version string in the stream
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a container holds, read without decoding frames."""
+
+    path: str
+    width: int
+    height: int
+    nominal_fps: float
+    has_audio: bool
+    audio_rate: int | None
+    duration: float | None
+
+
+def _open(path: str | Path) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.exists():
+        raise BadInputError(path, "file does not exist")
+    if path.stat().st_size == 0:
+        raise BadInputError(path, "file is empty (0 bytes)")
+    try:
+        return av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise BadInputError(path, f"unreadable container ({exc})") from exc
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Stream facts of a video file; raises BadInputError when it has no video stream."""
+    with _open(path) as c:
+        if not c.streams.video:
+            raise BadInputError(path, "no video stream")
+        v = c.streams.video[0]
+        a = c.streams.audio[0] if c.streams.audio else None
+        rate = v.average_rate or v.guessed_rate or 0
+        duration = float(c.duration / av.time_base) if c.duration else None
+        return VideoInfo(str(path), v.codec_context.width, v.codec_context.height, float(rate),
+                         a is not None, a.codec_context.sample_rate if a else None, duration)
+
+
+def _frame_times(c: av.container.InputContainer, path: str | Path) -> Iterator[tuple[float, av.VideoFrame]]:
+    stream = c.streams.video[0]
+    stream.thread_type = "AUTO"
+    try:
+        for frame in c.decode(stream):
+            if frame.pts is None:
+                continue
+            yield float(frame.pts * frame.time_base), frame
+    except av.error.FFmpegError as exc:
+        raise BadInputError(path, f"corrupt video stream ({exc})") from exc
+
+
+def iter_frames_cfr(path: str | Path, fps: float = FPS, max_seconds: float | None = None,
+                    transform: Callable[[np.ndarray], np.ndarray] | None = None) -> Iterator[np.ndarray]:
+    """Yield RGB uint8 frames [H, W, 3] resampled to constant `fps` by presentation timestamps.
+
+    Time zero is the first video frame. The input ends where the last frame's display interval
+    ends (its pts plus the median frame interval); output is capped at `max_seconds`. `transform`
+    is applied once per distinct input frame (crop/resize), before frames are repeated.
+    """
+    with _open(path) as c:
+        if not c.streams.video:
+            raise BadInputError(path, "no video stream")
+        limit = int(round(max_seconds * fps)) if max_seconds else None
+        t0: float | None = None
+        k = 0
+        prev: np.ndarray | None = None
+        prev_t = 0.0
+        intervals: list[float] = []
+        for t, frame in _frame_times(c, path):
+            if t0 is None:
+                t0 = t
+            t -= t0
+            if prev is not None:
+                intervals.append(t - prev_t)
+                # emit every output tick that falls before this frame's time with the previous frame
+                while (k + 0.5) / fps < t - 1e-9 and (limit is None or k < limit):
+                    yield prev
+                    k += 1
+            if limit is not None and k >= limit:
+                return
+            img = frame.to_ndarray(format="rgb24")
+            prev, prev_t = (transform(img) if transform else img), t
+        if prev is None:
+            raise BadInputError(path, "video stream has no decodable frames")
+        last = float(np.median(intervals)) if intervals else 1.0 / fps
+        end = prev_t + last
+        while (k + 0.5) / fps < end - 1e-9 and (limit is None or k < limit):
+            yield prev
+            k += 1
+
+
+def read_frames(path: str | Path, fps: float = FPS, max_seconds: float | None = None) -> np.ndarray:
+    """All frames of a clip as one uint8 array [T, H, W, 3] at constant fps."""
+    frames = list(iter_frames_cfr(path, fps, max_seconds))
+    return np.stack(frames)
+
+
+def decode_audio_stream(path: str | Path) -> tuple[np.ndarray, int]:
+    """First audio stream of a container as float32 mono at its native rate.
+
+    Samples before the first video frame are dropped so that audio time zero equals video time
+    zero (containers often start the streams at different pts).
+    """
+    with _open(path) as c:
+        if not c.streams.audio:
+            raise BadInputError(path, "no audio track")
+        stream = c.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        video_start = None
+        if c.streams.video and c.streams.video[0].start_time is not None:
+            v = c.streams.video[0]
+            video_start = float(v.start_time * v.time_base)
+        chunks: list[np.ndarray] = []
+        audio_start: float | None = None
+        try:
+            for frame in c.decode(stream):
+                if audio_start is None and frame.pts is not None:
+                    audio_start = float(frame.pts * frame.time_base)
+                arr = frame.to_ndarray()
+                if arr.dtype.kind == "i":
+                    arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max + 1)
+                if frame.format.is_planar:
+                    chunks.append(arr.astype(np.float32).mean(axis=0))
+                else:
+                    chunks.append(arr.reshape(-1, len(frame.layout.channels)).astype(np.float32).mean(axis=1))
+        except av.error.FFmpegError as exc:
+            raise BadInputError(path, f"corrupt audio stream ({exc})") from exc
+    if not chunks:
+        raise BadInputError(path, "audio track has no decodable samples")
+    x = np.concatenate(chunks).astype(np.float32)
+    if video_start is not None and audio_start is not None:
+        shift = int(round((video_start - audio_start) * rate))
+        x = x[shift:] if shift >= 0 else np.concatenate([np.zeros(-shift, np.float32), x])
+    return x, int(rate)
+
+
+def write_video(path: str | Path, frames: Iterator[np.ndarray], fps: float = FPS, codec: str = "ffv1",
+                audio: tuple[np.ndarray, int] | None = None) -> int:
+    """Encode RGB uint8 frames atomically; returns the number of frames written.
+
+    `ffv1` (in .mkv) is lossless and the default for stored clips, so metrics never see a second
+    generation of compression artefacts; `h264` (in .mp4, yuv420p, crf 12) is for sharing.
+    Encoding is single-threaded and bit-exact, so the same frames give the same bytes.
+    `audio` (float32 mono, rate) is muxed as 16-bit PCM (mkv) or AAC (mp4).
+    """
+    path = Path(path)
+    n = 0
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), mode="w", format="matroska" if path.suffix == ".mkv" else None) as out:
+            out.flags |= av.container.Flags.bitexact.value  # no version strings or random ids in the file
+            if codec == "ffv1":
+                stream = out.add_stream("ffv1", rate=Fraction(fps).limit_denominator(1001))
+                stream.pix_fmt = "bgr0"
+            elif codec == "h264":
+                stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+                stream.pix_fmt = "yuv420p"
+                stream.options = {"crf": "12", "preset": "medium"}
+            else:
+                raise ValueError(f"unknown codec {codec!r} (use ffv1 or h264)")
+            stream.thread_count = 1
+            stream.codec_context.flags |= _CODEC_FLAG_BITEXACT
+            astream = None
+            if audio is not None:
+                astream = out.add_stream("pcm_s16le" if path.suffix == ".mkv" else "aac", rate=audio[1])
+                astream.layout = "mono"
+                astream.codec_context.flags |= _CODEC_FLAG_BITEXACT
+            for img in frames:
+                if n == 0:
+                    stream.height, stream.width = img.shape[:2]
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")))
+                n += 1
+            out.mux(stream.encode(None))
+            if astream is not None:
+                pcm = (np.clip(audio[0], -1, 1) * 32767).astype(np.int16)[None, :]
+                aframe = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+                aframe.sample_rate = audio[1]
+                out.mux(astream.encode(aframe))
+                out.mux(astream.encode(None))
+    if n == 0:
+        raise BadInputError(path, "no frames to write")
+    return n
