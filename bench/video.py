@@ -201,7 +201,7 @@ def write_video(path: str | Path, frames: Iterator[np.ndarray], fps: float = FPS
                 n += 1
             out.mux(stream.encode(None))
             if astream is not None:
-                pcm = (np.clip(audio[0], -1, 1) * 32767).astype(np.int16)[None, :]
+                pcm = np.clip(np.round(audio[0] * 32768), -32768, 32767).astype(np.int16)[None, :]
                 aframe = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
                 aframe.sample_rate = audio[1]
                 out.mux(astream.encode(aframe))

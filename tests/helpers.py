@@ -1,0 +1,70 @@
+"""Test-only plugins: a distributional metric, a metric whose weights are missing, and a
+generator that needs text. They exercise the runner paths that the built-ins do not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy import linalg
+
+from bench.atomic import link_or_copy
+from bench.clip import Clip
+from bench.errors import MissingWeightsError
+from bench.generators import GenContext, Generated, Generator, register_generator
+from bench.sample import Sample
+from metrics.base import DistributionalMetric, register_metric
+
+
+def frechet(a: np.ndarray, b: np.ndarray) -> float:
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+@register_metric
+class MeanColourFrechet(DistributionalMetric):
+    """Fréchet distance between per-frame mean RGB colours: a tiny stand-in for FID's data flow."""
+
+    id = "test-frechet@mean-rgb"
+    needs = frozenset({"gen_video", "gt_video"})
+    higher_is_better = False
+    description = "test only"
+
+    def features(self, clip: Clip) -> np.ndarray:
+        return clip.frames.reshape(len(clip.frames), -1, 3).mean(1)
+
+    def reduce(self, generated: np.ndarray, reference: np.ndarray) -> float:
+        return frechet(generated, reference)
+
+
+@register_metric
+class NeedsAbsentWeights(DistributionalMetric):
+    id = "test-missing@weights"
+    needs = frozenset({"gen_video"})
+    higher_is_better = False
+    description = "test only"
+    weights = ("absent-net",)
+
+    def setup(self, device: str) -> None:
+        raise MissingWeightsError("absent-net.pth is not installed: fetch it from https://example.invalid/absent-net.pth "
+                                  "and run `bench weights import absent-net FILE`")
+
+    def features(self, clip: Clip) -> np.ndarray:
+        raise AssertionError("never called when weights are missing")
+
+    def reduce(self, generated: np.ndarray, reference: np.ndarray) -> float:
+        raise AssertionError("never called when weights are missing")
+
+
+@register_generator
+class EchoText(Generator):
+    name = "test-needs-text"
+    description = "test only: copies GT audio, but declares that it needs the transcript"
+    produces = frozenset({"audio"})
+    needs = frozenset({"text", "gt_audio"})
+
+    def generate(self, sample: Sample, ctx: GenContext, workdir: Path) -> Generated:
+        link_or_copy(sample.audio, workdir / "audio.wav")
+        return Generated(audio=workdir / "audio.wav")

@@ -1,0 +1,185 @@
+"""End-to-end: `bench run` on the embedded demo and on small folder datasets."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import tests.helpers  # noqa: F401  (registers the test-only metric and generators)
+from bench.cli import main
+from bench.results import read_records
+from bench.splits import load_manifest, shipped_manifest
+
+pytestmark = pytest.mark.slow
+STOI, MCD = "stoi@pystoi/16k/truncate", "mcd@pymcd/dtw/16k"
+
+
+def summary(run_dir: Path) -> dict:
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def metric_lines(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for f in sorted((run_dir / "results").glob("*.jsonl"))
+            for line in f.read_text().splitlines() if line.strip() and '"stage": "metric"' in line]
+
+
+def test_demo_run_produces_results_for_the_controls(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--dataset", "demo"]) == 0
+    out = capsys.readouterr().out
+    run_dir = next((tmp_path / "bench-runs").iterdir())
+    s = summary(run_dir)
+    assert s["coverage"] == 1.0 and s["n_samples"] == 8 and s["failures"] == []
+    m = s["metrics"]
+    assert m["gt"][STOI]["mean"] == pytest.approx(1.0) and m["gt"][MCD]["mean"] == 0.0
+    assert m["static"][STOI]["mean"] == pytest.approx(1.0)  # static keeps the GT audio
+    assert m["shuffled"][STOI]["mean"] < 0.3 and m["shuffled"][MCD]["mean"] > 1.0  # mismatched speech
+    assert all(m[g][k]["n"] == 8 for g in m for k in (STOI, MCD))
+    assert len(metric_lines(run_dir)) == 3 * 8 * 2
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert prov["split_sha256"] == load_manifest(shipped_manifest("demo"))["manifest_sha256"]
+    assert prov["packages"]["torch"] and prov["packages"]["av"]
+    assert "| gt |" in out and "coverage 100%" in out
+    assert main(["runs"]) == 0
+    assert run_dir.name in capsys.readouterr().out
+
+
+def test_same_config_gives_the_same_numbers(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "--dataset", "demo", "--models", "shuffled", "--metrics", f"{STOI},{MCD}", "--limit", "3"]
+    assert main(args + ["--out", "a"]) == 0 and main(args + ["--out", "b"]) == 0
+    assert summary(Path("a"))["metrics"] == summary(Path("b"))["metrics"]
+
+
+def test_killed_run_resumes_without_recomputing(tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "bench.cli", "run", "--dataset", "demo", "--models", "gt,static,shuffled",
+           "--metrics", f"{STOI},{MCD}", "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if out.joinpath("results").is_dir() and len(metric_lines(out)) >= 4:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    before = {(r["model"], r["sample"], r["metric"]) for r in metric_lines(out) if r["status"] == "ok"}
+    finished_outputs = {p: p.stat().st_mtime_ns for p in out.glob("outputs/*/*/meta.json")}
+    assert before and len(before) < 48
+    assert main(["run", "--dataset", "demo", "--models", "gt,static,shuffled", "--metrics", f"{STOI},{MCD}",
+                 "--out", str(out)]) == 0
+    lines = metric_lines(out)
+    keys = [(r["model"], r["sample"], r["metric"]) for r in lines]
+    assert len(keys) == len(set(keys)) == 48  # every pair scored exactly once: nothing recomputed
+    assert {p: p.stat().st_mtime_ns for p in finished_outputs} == finished_outputs  # outputs reused
+    assert summary(out)["coverage"] == 1.0
+
+
+def test_shards_merge_exactly(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    common = ["run", "--dataset", "demo", "--models", "gt,static", "--metrics", f"{STOI},test-frechet@mean-rgb",
+              "--limit", "5"]
+    assert main(common + ["--out", "whole"]) == 0
+    assert main(common + ["--out", "sharded", "--shard", "1/2"]) == 0
+    partial = summary(Path("sharded"))["metrics"]["gt"][STOI]
+    assert partial["n"] == 3  # samples 0, 2, 4 of 5
+    assert main(common + ["--out", "sharded", "--shard", "2/2"]) == 0
+    whole, merged = summary(Path("whole"))["metrics"], summary(Path("sharded"))["metrics"]
+    assert merged == whole
+    assert whole["gt"]["test-frechet@mean-rgb"]["value"] == pytest.approx(0.0, abs=1e-6)  # identical sets
+    assert whole["static"]["test-frechet@mean-rgb"]["value"] > 1e-3  # a frozen frame moves the distribution
+    assert sorted(p.name for p in Path("sharded/results").iterdir()) == ["shard-1-of-2.jsonl", "shard-2-of-2.jsonl"]
+
+
+def _demo_clip(dst: Path, index: int, name: str, with_text: bool = True) -> None:
+    from bench.paths import demo_dir
+    from bench.datasets import get_dataset
+
+    get_dataset("demo").resolve_root(None)
+    shutil.copy(demo_dir() / "raw" / f"demo-{index:03d}.mkv", dst / f"{name}.mkv")
+    if with_text:
+        shutil.copy(demo_dir() / "raw" / f"demo-{index:03d}.txt", dst / f"{name}.txt")
+
+
+def test_bad_inputs_are_recorded_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    _demo_clip(data, 0, "good1")
+    _demo_clip(data, 1, "good2")
+    (data / "empty.mp4").write_bytes(b"")
+    (data / "corrupt.mp4").write_bytes(b"\x00\x01garbage" * 100)
+    from bench.video import read_frames, write_video
+    write_video(data / "mute.mkv", iter(read_frames(data / "good1.mkv")))
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "--dataset", "folder", "--root", str(data), "--models", "gt", "--metrics", STOI, "--out", "r"])
+    assert code == 0  # some samples failed, not all
+    s = summary(Path("r"))
+    failures = {f["sample"]: f for f in s["failures"]}
+    assert set(failures) == {"empty", "corrupt", "mute"}
+    assert "empty.mp4: file is empty" in failures["empty"]["error"]
+    assert "corrupt.mp4: unreadable container" in failures["corrupt"]["error"]
+    assert "mute.mkv: no audio track" in failures["mute"]["error"]
+    assert all(f["stage"] == "preprocess" and f["kind"] == "bad_input" for f in failures.values())
+    assert s["coverage"] == pytest.approx(2 / 5) and s["metrics"]["gt"][STOI]["n"] == 2
+    assert "coverage 40%" in capsys.readouterr().out
+    args = ["run", "--dataset", "folder", "--root", str(data), "--models", "gt", "--metrics", STOI]
+    assert main(args + ["--out", "strict", "--strict"]) == 1
+    for good in ("good1", "good2"):
+        for suffix in (".mkv", ".txt"):
+            (data / f"{good}{suffix}").unlink()
+    assert main(args + ["--out", "allbad"]) == 1  # every sample failed
+
+
+def test_missing_weights_are_reported_not_skipped(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "--dataset", "demo", "--models", "gt", "--metrics", f"{STOI},test-missing@weights",
+                 "--limit", "2", "--out", "r"])
+    assert code == 0
+    entry = summary(Path("r"))["metrics"]["gt"]["test-missing@weights"]
+    assert entry["status"] == "missing" and "example.invalid/absent-net.pth" in entry["error"]
+    assert summary(Path("r"))["metrics"]["gt"][STOI]["n"] == 2
+    assert "MISSING test-missing@weights" in capsys.readouterr().out
+
+
+def test_generator_needing_text_fails_samples_without_transcript(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    _demo_clip(data, 2, "with_text")
+    _demo_clip(data, 3, "no_text", with_text=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--dataset", "folder", "--root", str(data), "--models", "test-needs-text,gt",
+                 "--metrics", f"{STOI},test-frechet@mean-rgb", "--out", "r"]) == 0
+    recs = read_records(Path("r/results"))
+    gen = recs[("generate", "test-needs-text", "no_text", "")]
+    assert gen.status == "failed" and "no transcript" in gen.error and "no_text.mkv" in gen.error
+    assert recs[("generate", "test-needs-text", "with_text", "")].status == "ok"
+    assert recs[("metric", "test-needs-text", "with_text", STOI)].status == "ok"
+    # an audio-only model has no video: the video metric is not applicable, not failed
+    assert recs[("features", "test-needs-text", "with_text", "test-frechet@mean-rgb")].status == "not_applicable"
+    assert summary(Path("r"))["metrics"]["test-needs-text"][STOI]["n"] == 1
+
+
+@pytest.mark.real
+def test_folder_run_over_real_fixture_videos(real, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "--dataset", "folder", "--root", str(real / "videos"), "--models", "gt,shuffled",
+                 "--metrics", f"{STOI},{MCD}", "--out", "r"])
+    assert code == 0
+    s = summary(Path("r"))
+    assert s["n_samples"] == len(list((real / "videos").iterdir()))
+    assert s["preprocessed"] >= 6  # the GRID clips and the frontal talking heads at least
+    gt, shuffled = s["metrics"]["gt"], s["metrics"]["shuffled"]
+    assert gt[STOI]["mean"] == pytest.approx(1.0) and gt[MCD]["mean"] == 0.0
+    assert shuffled[STOI]["mean"] < 0.5 and shuffled[MCD]["mean"] > gt[MCD]["mean"]
+    for f in s["failures"]:  # anything that failed says which file and why
+        assert f["error"] and f["kind"]
