@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -288,23 +288,23 @@ class Runner:
         for m in self.metrics:
             if not isinstance(m, DistributionalMetric):
                 continue
-            ok = lambda label: {r.sample for r in records.values()  # noqa: E731
-                                if r.stage == "features" and r.model == label and r.metric == m.id and r.status == "ok"}
-            ref_ids = ok(REFERENCE)
+            have: dict[str, set[str]] = {}
+            for r in records.values():
+                if r.stage == "features" and r.metric == m.id and r.status == "ok":
+                    have.setdefault(r.model, set()).add(r.sample)
             for g in self.generators:
-                ids = sorted(ok(g.label) & ref_ids)
+                ids = sorted(have.get(g.label, set()) & have.get(REFERENCE, set()))
+                entry: dict[str, Any] = {"n": len(ids), "coverage": len(ids) / len(self.sample_ids)}
                 if not ids:
-                    out[(g.label, m.id)] = {"status": "no_data", "n": 0, "coverage": 0.0}
+                    out[(g.label, m.id)] = {**entry, "status": "no_data"}
                     continue
-                load: Callable[[str, str], np.ndarray] = lambda label, sid: np.load(self._feature_path(m, label, sid))  # noqa: E731
+                gen = np.concatenate([np.load(self._feature_path(m, g.label, s)) for s in ids])
+                ref = np.concatenate([np.load(self._feature_path(m, REFERENCE, s)) for s in ids])
                 try:
-                    value = m.reduce(np.concatenate([load(g.label, s) for s in ids]),
-                                     np.concatenate([load(REFERENCE, s) for s in ids]))
-                    out[(g.label, m.id)] = {"status": "ok", "value": float(value), "mean": float(value), "n": len(ids),
-                                            "coverage": len(ids) / len(self.sample_ids)}
+                    value = float(m.reduce(gen, ref))
+                    out[(g.label, m.id)] = {**entry, "status": "ok", "value": value, "mean": value}
                 except BenchError as exc:
-                    out[(g.label, m.id)] = {"status": "failed", "error": str(exc), "n": len(ids),
-                                            "coverage": len(ids) / len(self.sample_ids)}
+                    out[(g.label, m.id)] = {**entry, "status": "failed", "error": str(exc)}
         return out
 
     def _finish(self, prov: dict[str, Any], missing: dict[str, str]) -> RunResult:

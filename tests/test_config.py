@@ -32,3 +32,13 @@ def test_bad_config_is_a_clear_error(tmp_path):
         parse_shard("2")
     with pytest.raises(ConfigError, match="1 <= k <= N"):
         parse_shard("3/2")
+
+
+def test_asr_spec_errors_are_clear(tmp_path):
+    from bench.asr import make_transcriber
+
+    assert make_transcriber(None) is None
+    with pytest.raises(ConfigError, match="unknown --asr backend"):
+        make_transcriber("whisperx:/x")
+    with pytest.raises(ConfigError, match="faster-whisper"):  # not installed, or no model.bin in the dir
+        make_transcriber(f"faster-whisper:{tmp_path}")

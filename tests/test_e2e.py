@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import tests.helpers  # noqa: F401  (registers the test-only metric and generators)
+import helpers  # noqa: F401  (tests/helpers.py: registers the test-only metric and generators)
 from bench.cli import main
 from bench.results import read_records
 from bench.splits import load_manifest, shipped_manifest
@@ -27,8 +27,17 @@ def summary(run_dir: Path) -> dict:
 
 
 def metric_lines(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for f in sorted((run_dir / "results").glob("*.jsonl"))
-            for line in f.read_text().splitlines() if line.strip() and '"stage": "metric"' in line]
+    """Every metric line of a run, skipping a line still being written by a live process."""
+    out = []
+    for f in sorted((run_dir / "results").glob("*.jsonl")):
+        for line in f.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if rec["stage"] == "metric":
+                out.append(rec)
+    return out
 
 
 def test_demo_run_produces_results_for_the_controls(tmp_path, monkeypatch, capsys):

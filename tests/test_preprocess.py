@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.asr import Transcriber
 from bench.audio import load_audio
 from bench.errors import BadInputError
 from bench.face import Box, detect_faces, square_crop
@@ -85,3 +86,29 @@ def test_vfr_clip_preprocessed_to_25fps_keeps_av_duration(real, tmp_path):
     raw_audio_s = len(load_audio(path)) / 16000
     assert abs(s.num_frames / 25 - raw_audio_s) <= 1 / 25
     assert abs(s.meta["audio_minus_video_s"]) <= 1 / 25
+
+
+class _CountingASR(Transcriber):
+    id = "stub-asr"
+
+    def __init__(self):
+        self.calls = 0
+
+    def transcribe(self, wav):
+        self.calls += 1
+        assert load_audio(wav).size > 0  # it is given the preprocessed 16 kHz audio
+        return "machine words"
+
+
+def test_missing_transcript_comes_from_the_configured_asr_and_is_recorded(tmp_path):
+    from bench.datasets import get_dataset
+
+    d = get_dataset("demo")
+    item = d.discover(d.resolve_root(str(tmp_path / "raw")))[1]
+    item = RawItem(item.id, "folder", item.root, {"video": item.files["video"]})  # no transcript
+    assert preprocess(item, PreprocessConfig(), cache_root=tmp_path / "c").text_source == "none"
+    asr = _CountingASR()
+    s = preprocess(item, PreprocessConfig(), asr, cache_root=tmp_path / "c")
+    assert (s.text, s.text_source) == ("machine words", "asr:stub-asr")
+    preprocess(item, PreprocessConfig(), asr, cache_root=tmp_path / "c")
+    assert asr.calls == 1  # cached beside the preprocessed entry
