@@ -8,6 +8,7 @@ shipped split manifest (manifests/demo.json) verifies them by SHA-256.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from bench.datasets import demo_media
@@ -40,10 +41,11 @@ def generate(root: Path) -> None:
 class DemoDataset(GlobAdapter):
     name = "demo"
     obtain = "nothing to obtain: generated offline on first use (procedural faces + synthetic speech)"
-    layout = """ROOT/demo-NNN.mkv + demo-NNN.txt   (ROOT defaults to $BENCH_HOME/demo/raw)"""
+    layout = """ROOT/demo-NNN.mkv + demo-NNN.txt   (ROOT defaults to $BENCH_HOME/demo/raw; generated there if absent)"""
 
     def resolve_root(self, root: str | None) -> Path:
-        path = Path(root).expanduser() if root else demo_dir() / "raw"
+        chosen = root or os.environ.get(self.env_var)
+        path = Path(chosen).expanduser() if chosen else demo_dir() / "raw"
         generate(path)
         return path
 
