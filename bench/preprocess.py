@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
+from itertools import islice
 from pathlib import Path
 
 import cv2
@@ -66,10 +67,12 @@ def _crop_window(item: RawItem, cfg: PreprocessConfig, info: video.VideoInfo, pa
     est = int((info.duration or cfg.max_seconds) * cfg.fps)
     n = max(1, min(est, int(cfg.max_seconds * cfg.fps)))
     step = max(1, n // cfg.detect_frames)
-    picks = [f for k, f in enumerate(video.iter_frames_cfr(path, cfg.fps, cfg.max_seconds)) if k % step == 0]
-    box = face.clip_face_box(picks[: cfg.detect_frames])
+    frames = video.iter_frames_cfr(path, cfg.fps, cfg.max_seconds)
+    # stop decoding once enough frames are picked (the crop pass decodes the clip again, streamed)
+    picks = list(islice((f for k, f in enumerate(frames) if k % step == 0), cfg.detect_frames))
+    box = face.clip_face_box(picks)
     if box is None:
-        raise BadInputError(path, f"no face found in {len(picks[:cfg.detect_frames])} sampled frames "
+        raise BadInputError(path, f"no face found in {len(picks)} sampled frames "
                                   f"(detector {face.DETECTOR_ID}); use --crop center to skip detection")
     x0, y0, side = face.square_crop(box, w, h, cfg.face_expand)
     return x0, y0, side, side
