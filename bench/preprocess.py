@@ -24,6 +24,7 @@ import numpy as np
 from bench import audio as audio_io
 from bench import face, video
 from bench.asr import Transcriber
+from bench.atomic import atomic_path
 from bench.errors import BadInputError
 from bench.hashing import sha256_file, sha256_json
 from bench.paths import preprocessed_dir
@@ -56,7 +57,7 @@ class PreprocessConfig:
             raise ValueError(f"preprocess.codec must be ffv1 or h264, not {self.codec!r}")
 
 
-def _crop_window(item: RawItem, cfg: PreprocessConfig, info: video.VideoInfo, path: Path) -> tuple[int, int, int, int]:
+def _crop_window(cfg: PreprocessConfig, info: video.VideoInfo, path: Path) -> tuple[int, int, int, int]:
     """(x0, y0, w, h) of the region that is resized to size x size."""
     w, h = info.width, info.height
     if cfg.crop == "none":
@@ -101,7 +102,7 @@ def _build(item: RawItem, cfg: PreprocessConfig, out: Path) -> dict:
     if not info.has_audio:
         raise BadInputError(path, "no audio track")
     raw_audio, rate = audio_io.read_audio_native(path)
-    window = _crop_window(item, cfg, info, path)
+    window = _crop_window(cfg, info, path)
     suffix = ".mkv" if cfg.codec == "ffv1" else ".mp4"
     first: list[np.ndarray] = []
 
@@ -171,7 +172,6 @@ def _transcribe(entry: Path, transcriber: Transcriber | None) -> tuple[str | Non
     cached = entry / f"asr-{sha256_json(transcriber.id)[:16]}.txt"
     if not cached.is_file():
         text = transcriber.transcribe(entry / "audio.wav")
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, cached)
+        with atomic_path(cached) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     return cached.read_text(encoding="utf-8") or None, f"asr:{transcriber.id}"

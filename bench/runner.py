@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from bench import index, provenance
 from bench.asr import make_transcriber
-from bench.atomic import write_json
+from bench.atomic import atomic_path, write_json
 from bench.clip import Clip
 from bench.config import RunConfig
 from bench.datasets import get_dataset
@@ -273,11 +273,8 @@ class Runner:
             writer.write(Record("features", sid, "failed", model=label, metric=m.id, error=str(exc),
                                 error_kind=exc.kind, seconds=time.perf_counter() - t0))
             return
-        path = self._feature_path(m, label, sid)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, feats)
-        tmp.replace(path)
+        with atomic_path(self._feature_path(m, label, sid)) as tmp:
+            np.save(tmp, feats)
         writer.write(Record("features", sid, "ok", model=label, metric=m.id, seconds=time.perf_counter() - t0,
                             extra={"rows": int(feats.shape[0])}))
         done.add(key)
