@@ -1,4 +1,4 @@
-"""`bench`: command-line entry point (run, split, runs, datasets, models, metrics)."""
+"""`bench`: command-line entry point (run, split, weights, runs, datasets, models, metrics)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def _run(args: argparse.Namespace) -> int:
         pre = {**file_data["preprocess"], **pre}
     cli = {"dataset": args.dataset, "root": args.root, "split": args.split, "models": args.models,
            "metrics": args.metrics, "device": args.device, "limit": args.limit, "out": args.out, "seed": args.seed,
-           "asr": args.asr, "shard": args.shard, "strict": args.strict or None, "preprocess": pre or None}
+           "asr": args.asr, "shard": args.shard, "strict": args.strict or None, "random_weights": args.random_weights or None,
+           "preprocess": pre or None}
     cfg = config.build(cli, file_data)
     result = Runner(cfg).run()
     print(summary_table(result.summary))
@@ -82,6 +83,33 @@ def _metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights(args: argparse.Namespace) -> int:
+    from bench import weights
+
+    names = [args.name] if getattr(args, "name", None) else sorted(weights.REGISTRY)
+    if args.action == "list":
+        for n in names:
+            e = weights.entry(n)
+            state, where = weights.status(n)
+            print(f"{n:24s} {state:26s} {e.filename}\n  used by: {e.used_by}\n  sha256:  {e.sha256}\n"
+                  f"  licence: {e.licence}\n  file:    {where or weights.path(n)}")
+            for src in e.sources_text:
+                print(f"  source:  {src}")
+        return 0
+    if args.action == "fetch":
+        print(f"{args.name}: installed at {weights.fetch(args.name)}")
+        return 0
+    if args.action == "import":
+        print(f"{args.name}: installed at {weights.import_file(args.name, args.file)}")
+        return 0
+    bad = 0
+    for n in names:  # verify
+        state, where = weights.status(n)
+        print(f"{n:24s} {state}  {where or ''}")
+        bad += state == "hash mismatch"
+    return 1 if bad else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bench", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -102,6 +130,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--asr", help="transcription backend for datasets without transcripts, e.g. faster-whisper:DIR")
     r.add_argument("--crop", choices=["face", "center", "none"], help="preprocessing crop (default face)")
     r.add_argument("--size", type=int, help="preprocessed frame size (default 512)")
+    r.add_argument("--random-weights", action="store_true",
+                   help="run network metrics on seeded random weights (results marked uncalibrated)")
     r.add_argument("--config", help="YAML/JSON config file; flags override it")
     r.set_defaults(func=_run)
 
@@ -112,6 +142,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", help="output JSON path")
     s.set_defaults(func=_split)
+
+    w = sub.add_parser("weights", help="the weights registry: list | fetch NAME | import NAME FILE | verify")
+    wsub = w.add_subparsers(dest="action", required=True)
+    wsub.add_parser("list", help="every registered network, its sources, hash, licence and state")
+    wsub.add_parser("verify", help="check installed files against their SHA-256").add_argument("name", nargs="?")
+    wsub.add_parser("fetch", help="download and verify").add_argument("name")
+    imp = wsub.add_parser("import", help="install a file copied by hand (air-gapped machines)")
+    imp.add_argument("name")
+    imp.add_argument("file")
+    w.set_defaults(func=_weights)
 
     sub.add_parser("runs", help="list indexed runs").set_defaults(func=_runs)
     sub.add_parser("datasets", help="list datasets with their layouts").set_defaults(func=_datasets)

@@ -35,13 +35,14 @@ class RunConfig:
     out: str | None = None
     shard: tuple[int, int] = (1, 1)  # k of N, 1-based
     strict: bool = False
+    random_weights: bool = False  # networks on seeded random weights: numbers marked uncalibrated
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
 
     def numbers_key(self, split_sha256: str) -> dict[str, Any]:
         """What the numbers depend on (not where outputs go, which shard runs, or strictness)."""
         return {"dataset": self.dataset, "split_sha256": split_sha256, "models": list(self.models),
                 "metrics": list(self.metrics), "device": self.device, "limit": self.limit, "seed": self.seed,
-                "asr": self.asr, "preprocess": asdict(self.preprocess)}
+                "asr": self.asr, "random_weights": self.random_weights, "preprocess": asdict(self.preprocess)}
 
     def run_id(self, split_sha256: str) -> str:
         return f"{self.dataset}-{sha256_json(self.numbers_key(split_sha256))[:12]}"

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from bench import index, provenance
+from bench import index, paths, provenance
 from bench.asr import make_transcriber
 from bench.atomic import atomic_path, write_json
 from bench.clip import Clip
@@ -37,7 +37,7 @@ from bench.results import Record, ResultsWriter, done_keys, read_records
 from bench.sample import RawItem, Sample
 from bench.splits import check_items, load_manifest, make_manifest, shipped_manifest
 from bench.summary import summarize
-from metrics.base import DistributionalMetric, Metric, Pair, PerSampleMetric, get_metric
+from metrics.base import DistributionalMetric, FeatureSet, Metric, Pair, PerSampleMetric, get_metric
 
 log = logging.getLogger("bench")
 REFERENCE = "__reference__"  # model name under which a distributional metric's GT features are stored
@@ -99,7 +99,7 @@ class Runner:
         self.run_id = self.cfg.run_id(self.split_sha)
         self.run_dir = Path(cfg.out) if cfg.out else Path("bench-runs") / self.run_id
         self.generators = [make_generator(s) for s in cfg.models]
-        self.metrics = [get_metric(m) for m in cfg.metrics]
+        self.metrics = [get_metric(m, cfg.random_weights) for m in cfg.metrics]
         self.transcriber = make_transcriber(cfg.asr, self.cfg.device)
         self._samples: dict[str, Sample | BenchError] = {}
 
@@ -255,28 +255,43 @@ class Runner:
                           seconds=time.perf_counter() - t0)
         return Record("metric", sid, "ok", model=label, metric=m.id, value=value, seconds=time.perf_counter() - t0)
 
-    def _feature_path(self, m: Metric, label: str, sid: str) -> Path:
-        return self.run_dir / "features" / _safe(m.id) / _safe(label) / f"{sid}.npy"
+    def _feature_dir(self, m: DistributionalMetric, label: str) -> Path:
+        """Generated features live in the run; ground-truth features in a cache shared by all runs,
+        keyed by extractor + weights (so a second model on the same split computes only its side)."""
+        tag = f"{_safe(m.extractor)}-{sha256_json(m.feature_key())[:10]}"
+        if label == REFERENCE:
+            return paths.home() / "features" / tag
+        return self.run_dir / "features" / tag / _safe(label)
+
+    def _feature_path(self, m: DistributionalMetric, label: str, sid: str) -> Path:
+        name = self.sample(sid).meta["cache_key"] if label == REFERENCE else sid
+        return self._feature_dir(m, label) / f"{name}.npy"
 
     def _features(self, writer: ResultsWriter, m: DistributionalMetric, label: str, sid: str, clip: Clip,
                   done: set, lacking: str | None = None) -> None:
-        key = ("features", label, sid, m.id)
+        key = ("features", label, sid, m.extractor)
         if key in done:
             return
         if lacking:
-            writer.write(Record("features", sid, "not_applicable", model=label, metric=m.id, error=lacking))
+            writer.write(Record("features", sid, "not_applicable", model=label, metric=m.extractor, error=lacking))
             return
         t0 = time.perf_counter()
-        try:
-            feats = np.asarray(m.features(clip), dtype=np.float64)
-        except BenchError as exc:
-            writer.write(Record("features", sid, "failed", model=label, metric=m.id, error=str(exc),
-                                error_kind=exc.kind, seconds=time.perf_counter() - t0))
-            return
-        with atomic_path(self._feature_path(m, label, sid)) as tmp:
-            np.save(tmp, feats)
-        writer.write(Record("features", sid, "ok", model=label, metric=m.id, seconds=time.perf_counter() - t0,
-                            extra={"rows": int(feats.shape[0])}))
+        path = self._feature_path(m, label, sid)
+        cached = path.is_file()
+        if not cached:
+            try:
+                feats = np.asarray(m.features(clip), dtype=np.float32)
+            except BenchError as exc:
+                log.error("%s features of %s/%s failed: %s", m.extractor, label, sid, exc)
+                writer.write(Record("features", sid, "failed", model=label, metric=m.extractor, error=str(exc),
+                                    error_kind=exc.kind, seconds=time.perf_counter() - t0))
+                done.add(key)
+                return
+            with atomic_path(path) as tmp, open(tmp, "wb") as f:
+                np.save(f, feats)
+        rows = int(np.load(path, mmap_mode="r").shape[0])
+        writer.write(Record("features", sid, "ok", model=label, metric=m.extractor, seconds=time.perf_counter() - t0,
+                            extra={"rows": rows, "cached": cached}))
         done.add(key)
 
     def _reduce(self, records: dict) -> dict[tuple[str, str], dict[str, Any]]:
@@ -285,22 +300,27 @@ class Runner:
         for m in self.metrics:
             if not isinstance(m, DistributionalMetric):
                 continue
-            have: dict[str, set[str]] = {}
+            have: dict[str, dict[str, int]] = {}
             for r in records.values():
-                if r.stage == "features" and r.metric == m.id and r.status == "ok":
-                    have.setdefault(r.model, set()).add(r.sample)
+                if r.stage == "features" and r.metric == m.extractor and r.status == "ok":
+                    have.setdefault(r.model, {})[r.sample] = int(r.extra.get("rows", 0))
+            ref_have = have.get(REFERENCE, {})
             for g in self.generators:
-                ids = sorted(have.get(g.label, set()) & have.get(REFERENCE, set()))
-                entry: dict[str, Any] = {"n": len(ids), "coverage": len(ids) / len(self.sample_ids)}
+                ids = sorted(set(have.get(g.label, {})) & set(ref_have))
+                entry: dict[str, Any] = {"n": len(ids), "coverage": len(ids) / len(self.sample_ids),
+                                         "rows": sum(have[g.label][s] for s in ids) if ids else 0,
+                                         "calibrated": m.calibrated}
                 if not ids:
                     out[(g.label, m.id)] = {**entry, "status": "no_data"}
                     continue
-                gen = np.concatenate([np.load(self._feature_path(m, g.label, s)) for s in ids])
-                ref = np.concatenate([np.load(self._feature_path(m, REFERENCE, s)) for s in ids])
+                gen = FeatureSet(tuple(self._feature_path(m, g.label, s) for s in ids))
+                ref_files = tuple(self._feature_path(m, REFERENCE, s) for s in ids)
+                ref = FeatureSet(ref_files, sha256_json([m.feature_key(), [f.stem for f in ref_files]]))
                 try:
                     value = float(m.reduce(gen, ref))
                     out[(g.label, m.id)] = {**entry, "status": "ok", "value": value, "mean": value}
                 except BenchError as exc:
+                    log.error("%s for %s failed: %s", m.id, g.label, exc)
                     out[(g.label, m.id)] = {**entry, "status": "failed", "error": str(exc)}
         return out
 

@@ -31,7 +31,8 @@ def summarize(records: dict[tuple[str, str, str, str], Record], n_samples: int, 
     for model in models:
         row: dict[str, Any] = {}
         for m in metrics:
-            entry: dict[str, Any] = {"higher_is_better": m.higher_is_better, "kind": m.kind}
+            entry: dict[str, Any] = {"higher_is_better": m.higher_is_better, "kind": m.kind,
+                                     "calibrated": m.calibrated}
             if m.id in missing:
                 entry.update(status="missing", error=missing[m.id], n=0, coverage=0.0)
             elif m.kind == "distributional":

@@ -10,14 +10,21 @@ what it needs, which direction is better and which registered weights it uses. T
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
+import torch
 
+from bench import paths
+from bench import weights as registry
 from bench.clip import Clip
 from bench.errors import ConfigError
 from bench.sample import Sample
+
+RANDOM_SEED = 0  # random weights (only with --random-weights) are drawn from this seed
 
 NEEDS = frozenset({"gen_video", "gen_audio", "gt_video", "gt_audio", "text", "source_image", "voice_profile"})
 
@@ -41,12 +48,33 @@ class Metric(ABC):
     description: ClassVar[str]
     weights: ClassVar[tuple[str, ...]] = ()  # names in the weights registry
     device: ClassVar[Literal["cpu", "gpu-able"]] = "cpu"
+    randomisable: ClassVar[bool] = True  # False: real weights always (e.g. dlib models, not torch modules)
 
-    def __init__(self) -> None:
+    def __init__(self, random_weights: bool = False) -> None:
+        self.random_weights = random_weights  # only when the user asked (--random-weights)
         self.loaded_weights: dict[str, str] = {}  # registry name -> SHA-256 of what setup() loaded
+
+    @property
+    def calibrated(self) -> bool:
+        """False when a network runs on random weights: its numbers are not comparable to anything."""
+        return not (self.random_weights and self.weights and self.randomisable)
 
     def setup(self, device: str) -> None:
         """Load networks once (raise MissingWeightsError with the fix when weights are absent)."""
+
+    def weights_file(self, name: str) -> Path | None:
+        """The verified file for registry entry `name`, or None when this run asked for random weights.
+
+        In the random case the torch RNG is seeded, so the network the caller builds next is the
+        same on every run; the provenance records "RANDOM(seed 0)" instead of a hash.
+        """
+        if self.random_weights and self.randomisable:
+            torch.manual_seed(RANDOM_SEED)
+            self.loaded_weights[name] = f"RANDOM(seed {RANDOM_SEED})"
+            return None
+        path, digest = registry.require(name)
+        self.loaded_weights[name] = digest
+        return path
 
 
 class PerSampleMetric(Metric):
@@ -57,16 +85,48 @@ class PerSampleMetric(Metric):
         """The metric's value for one pair; raise BadInputError for unusable inputs."""
 
 
+@dataclass(frozen=True)
+class FeatureSet:
+    """The cached per-clip feature files of one side (a model's outputs or the ground truth).
+
+    `key` is a content key (extractor, weights, clip contents) when the set is worth caching
+    statistics for (the reference side), else None. Iterating loads one clip's rows at a time.
+    """
+
+    files: tuple[Path, ...]
+    key: str | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for f in self.files:
+            yield np.load(f)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def cache_path(self, what: str) -> Path | None:
+        """Where statistics `what` of this set are cached (None for sets without a content key)."""
+        return paths.home() / "stats" / f"{self.key}-{what}.npz" if self.key else None
+
+    def stack(self) -> np.ndarray:
+        """All rows in memory: only for metrics that need them (KID subsets), not Fréchet sums."""
+        return np.concatenate(list(self))
+
+
 class DistributionalMetric(Metric):
     kind = "distributional"
+    extractor: ClassVar[str]  # feature protocol id: metrics with the same one share cached features
 
     @abstractmethod
     def features(self, clip: Clip) -> np.ndarray:
         """Feature rows [n, d] of one clip (the reference side uses the ground-truth clip)."""
 
     @abstractmethod
-    def reduce(self, generated: np.ndarray, reference: np.ndarray) -> float:
-        """One number from the stacked features of the two sets."""
+    def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
+        """One number from the two sets' features."""
+
+    def feature_key(self) -> str:
+        """Extractor id plus the loaded weights: what the cached features depend on (after setup)."""
+        return self.extractor + "|" + ",".join(f"{k}={v}" for k, v in sorted(self.loaded_weights.items()))
 
 
 _REGISTRY: dict[str, type[Metric]] = {}
@@ -80,17 +140,17 @@ def register_metric(cls: type[Metric]) -> type[Metric]:
 
 
 def _load_builtin() -> None:
-    from metrics import mcd, stoi  # noqa: F401
+    from metrics import fid, fvd, idsim, kid, lmd, mcd, paired, stoi  # noqa: F401
 
 
-def get_metric(name: str) -> Metric:
+def get_metric(name: str, random_weights: bool = False) -> Metric:
     """A metric by full id, or by family name when the family has one default variant."""
     _load_builtin()
     if name in _REGISTRY:
-        return _REGISTRY[name]()
+        return _REGISTRY[name](random_weights)
     family = [m for m in _REGISTRY.values() if m.id.split("@")[0] == name and getattr(m, "default", False)]
     if len(family) == 1:
-        return family[0]()
+        return family[0](random_weights)
     raise ConfigError(f"unknown metric '{name}'; known: {', '.join(sorted(_REGISTRY))}")
 
 

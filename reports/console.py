@@ -13,7 +13,7 @@ def _cell(e: dict[str, Any]) -> str:
         return "n/a"
     if status in ("no_data", "failed") or e.get("mean") is None:
         return "failed" if status == "failed" or e.get("failed") else "-"
-    text = f"{e['mean']:.4g}"
+    text = f"{e['mean']:.4g}" + ("" if e.get("calibrated", True) else " [UNCALIBRATED]")
     if e.get("std") is not None:
         text += f" ± {e['std']:.2g}"
     return f"{text} (N={e['n']})"
@@ -30,8 +30,9 @@ def summary_table(summary: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"samples: {summary['preprocessed']}/{summary['n_samples']} preprocessed "
                  f"(coverage {summary['coverage']:.0%}); failures by stage: {summary['failures_by_stage'] or 'none'}")
-    for model, row in rows.items():
-        for m, e in row.items():
-            if e.get("status") == "missing":
-                lines.append(f"MISSING {m}: {e['error']}")
+    missing = {m: e["error"] for row in rows.values() for m, e in row.items() if e.get("status") == "missing"}
+    lines += [f"MISSING {m}: {err}" for m, err in missing.items()]
+    if any(not e.get("calibrated", True) for row in rows.values() for e in row.values()):
+        lines.append("UNCALIBRATED: network metrics ran on random weights (--random-weights); "
+                     "these numbers are not comparable to anything")
     return "\n".join(lines)

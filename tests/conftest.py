@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 REAL = Path(os.environ.get("BENCH_REAL_FIXTURES", REPO.parent / "shared" / "fixtures" / "real"))
+# Reference implementations installed `pip install --no-deps --target DIR` (never on sys.path, never
+# imported through their package __init__, which would pull torchvision): see .ci/run.
+REFERENCE = [Path(p) for p in os.environ.get("BENCH_REFERENCE_PACKAGES", "").split(os.pathsep) if p] + [
+    REPO / ".venv-ci" / "reference", REPO / ".venv" / "reference"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -30,3 +37,16 @@ def real() -> Path:
     if not (REAL / "MANIFEST.csv").is_file():
         pytest.skip(f"real fixtures not found at {REAL}")
     return REAL
+
+
+def reference_module(package: str, module: str) -> types.ModuleType:
+    """`package.module` from the reference-packages dir, importing the package as a bare namespace
+    (its __init__ is skipped); skip the test when the package is absent."""
+    root = next((d for d in REFERENCE if (d / package).is_dir()), None)
+    if root is None:
+        pytest.skip(f"reference package {package} not installed (pip install --no-deps --target .venv/reference)")
+    if package not in sys.modules or not hasattr(sys.modules[package], "__path__"):
+        pkg = types.ModuleType(package)
+        pkg.__path__ = [str(root / package)]
+        sys.modules[package] = pkg
+    return importlib.import_module(f"{package}.{module}")

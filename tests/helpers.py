@@ -13,7 +13,7 @@ from bench.clip import Clip
 from bench.errors import MissingWeightsError
 from bench.generators import GenContext, Generated, Generator, register_generator
 from bench.sample import Sample
-from metrics.base import DistributionalMetric, register_metric
+from metrics.base import DistributionalMetric, FeatureSet, register_metric
 
 
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
@@ -28,6 +28,7 @@ class MeanColourFrechet(DistributionalMetric):
     """Fréchet distance between per-frame mean RGB colours: a tiny stand-in for FID's data flow."""
 
     id = "test-frechet@mean-rgb"
+    extractor = "mean-rgb"
     needs = frozenset({"gen_video", "gt_video"})
     higher_is_better = False
     description = "test only"
@@ -35,13 +36,14 @@ class MeanColourFrechet(DistributionalMetric):
     def features(self, clip: Clip) -> np.ndarray:
         return clip.frames.reshape(len(clip.frames), -1, 3).mean(1)
 
-    def reduce(self, generated: np.ndarray, reference: np.ndarray) -> float:
-        return frechet(generated, reference)
+    def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
+        return frechet(generated.stack(), reference.stack())
 
 
 @register_metric
 class NeedsAbsentWeights(DistributionalMetric):
     id = "test-missing@weights"
+    extractor = "absent-net"
     needs = frozenset({"gen_video"})
     higher_is_better = False
     description = "test only"
@@ -54,7 +56,7 @@ class NeedsAbsentWeights(DistributionalMetric):
     def features(self, clip: Clip) -> np.ndarray:
         raise AssertionError("never called when weights are missing")
 
-    def reduce(self, generated: np.ndarray, reference: np.ndarray) -> float:
+    def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
         raise AssertionError("never called when weights are missing")
 
 

