@@ -18,7 +18,10 @@ from bench.hashing import sha256_json
 from bench.preprocess import PreprocessConfig
 
 DEFAULT_MODELS = ("gt", "static", "shuffled")
-DEFAULT_METRICS = ("stoi@pystoi/16k/truncate", "mcd@pymcd/dtw/16k")
+DEFAULT_METRICS = ("stoi@pystoi/16k/truncate", "mcd@pymcd/dtw/16k",
+                   "fvd@i3d-tfhub/16f-stride16/224-tf1bilinear-squash/pm1/cov-biased",
+                   "psnr@rgb-uint8/frame-mean/cap100", "ssim@rgb-uint8/gauss11-s1.5/frame-mean",
+                   "id-sim@dlib-resnet128/frames-every5/largest-face")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from bench.config import RunConfig
 from bench.datasets import get_dataset
 from bench.errors import BenchError, ConfigError, ManifestError, MissingWeightsError
 from bench.generators import GenContext, Generator, make_generator
-from bench.hashing import sha256_json
+from bench.hashing import sha256_file, sha256_json
 from bench.preprocess import preprocess
 from bench.results import Record, ResultsWriter, done_keys, read_records
 from bench.sample import RawItem, Sample
@@ -227,7 +227,7 @@ class Runner:
         produces = {g.label: g.produces for g in self.generators}
         for sid in tqdm(ok_ids, desc="evaluate", unit="clip", disable=None):
             s = self.sample(sid)
-            gt = Clip(s.video, s.audio, s.fps, s.sample_rate)  # decoded once, shared by all models
+            gt = Clip(s.video, s.audio, s.fps, s.sample_rate, self.cfg.preprocess.max_seconds)  # decoded once
             for m in active:
                 if isinstance(m, DistributionalMetric):
                     self._features(writer, m, REFERENCE, sid, gt, done)
@@ -255,17 +255,15 @@ class Runner:
                           seconds=time.perf_counter() - t0)
         return Record("metric", sid, "ok", model=label, metric=m.id, value=value, seconds=time.perf_counter() - t0)
 
-    def _feature_dir(self, m: DistributionalMetric, label: str) -> Path:
-        """Generated features live in the run; ground-truth features in a cache shared by all runs,
-        keyed by extractor + weights (so a second model on the same split computes only its side)."""
-        tag = f"{_safe(m.extractor)}-{sha256_json(m.feature_key())[:10]}"
-        if label == REFERENCE:
-            return paths.home() / "features" / tag
-        return self.run_dir / "features" / tag / _safe(label)
+    def _feature_dir(self, m: DistributionalMetric) -> Path:
+        """Features are cached across runs by extractor + weights, then by clip content: a second
+        model on the same split computes only its own side, and an output identical to the ground
+        truth (or to an earlier run's) is never recomputed."""
+        return paths.home() / "features" / f"{_safe(m.extractor)}-{sha256_json(m.feature_key())[:10]}"
 
-    def _feature_path(self, m: DistributionalMetric, label: str, sid: str) -> Path:
-        name = self.sample(sid).meta["cache_key"] if label == REFERENCE else sid
-        return self._feature_dir(m, label) / f"{name}.npy"
+    @staticmethod
+    def _content_key(clip: Clip) -> str:
+        return sha256_json([sha256_file(clip.video_path), clip.fps, clip.max_seconds])[:32]
 
     def _features(self, writer: ResultsWriter, m: DistributionalMetric, label: str, sid: str, clip: Clip,
                   done: set, lacking: str | None = None) -> None:
@@ -276,7 +274,8 @@ class Runner:
             writer.write(Record("features", sid, "not_applicable", model=label, metric=m.extractor, error=lacking))
             return
         t0 = time.perf_counter()
-        path = self._feature_path(m, label, sid)
+        content = self._content_key(clip)
+        path = self._feature_dir(m) / f"{content}.npy"
         cached = path.is_file()
         if not cached:
             try:
@@ -291,7 +290,7 @@ class Runner:
                 np.save(f, feats)
         rows = int(np.load(path, mmap_mode="r").shape[0])
         writer.write(Record("features", sid, "ok", model=label, metric=m.extractor, seconds=time.perf_counter() - t0,
-                            extra={"rows": rows, "cached": cached}))
+                            extra={"rows": rows, "cached": cached, "content": content}))
         done.add(key)
 
     def _reduce(self, records: dict) -> dict[tuple[str, str], dict[str, Any]]:
@@ -300,22 +299,25 @@ class Runner:
         for m in self.metrics:
             if not isinstance(m, DistributionalMetric):
                 continue
-            have: dict[str, dict[str, int]] = {}
+            have: dict[str, dict[str, dict]] = {}  # model -> sample -> record extra (rows, content key)
             for r in records.values():
                 if r.stage == "features" and r.metric == m.extractor and r.status == "ok":
-                    have.setdefault(r.model, {})[r.sample] = int(r.extra.get("rows", 0))
+                    have.setdefault(r.model, {})[r.sample] = r.extra
             ref_have = have.get(REFERENCE, {})
+            folder = self._feature_dir(m)
             for g in self.generators:
-                ids = sorted(set(have.get(g.label, {})) & set(ref_have))
+                ids = sorted(s for s in set(have.get(g.label, {})) & set(ref_have)
+                             if (folder / f"{have[g.label][s]['content']}.npy").is_file()
+                             and (folder / f"{ref_have[s]['content']}.npy").is_file())
                 entry: dict[str, Any] = {"n": len(ids), "coverage": len(ids) / len(self.sample_ids),
-                                         "rows": sum(have[g.label][s] for s in ids) if ids else 0,
+                                         "rows": sum(have[g.label][s]["rows"] for s in ids),
                                          "calibrated": m.calibrated}
                 if not ids:
                     out[(g.label, m.id)] = {**entry, "status": "no_data"}
                     continue
-                gen = FeatureSet(tuple(self._feature_path(m, g.label, s) for s in ids))
-                ref_files = tuple(self._feature_path(m, REFERENCE, s) for s in ids)
-                ref = FeatureSet(ref_files, sha256_json([m.feature_key(), [f.stem for f in ref_files]]))
+                gen = FeatureSet(tuple(folder / f"{have[g.label][s]['content']}.npy" for s in ids))
+                ref_keys = [ref_have[s]["content"] for s in ids]
+                ref = FeatureSet(tuple(folder / f"{k}.npy" for k in ref_keys), sha256_json([m.feature_key(), ref_keys]))
                 try:
                     value = float(m.reduce(gen, ref))
                     out[(g.label, m.id)] = {**entry, "status": "ok", "value": value, "mean": value}

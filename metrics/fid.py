@@ -63,7 +63,7 @@ class InceptionFrames(DistributionalMetric):
     def features(self, clip: Clip) -> np.ndarray:
         frames = clip.frames[:: self.stride]
         if len(frames) == 0:
-            raise BadInputError(clip.video, "no frames decoded")
+            raise BadInputError(clip.video_path, "no frames decoded")
         out = []
         with torch.inference_mode():
             for i in range(0, len(frames), BATCH):

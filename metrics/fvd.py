@@ -67,7 +67,7 @@ class _FVD(DistributionalMetric):
         frames = clip.frames
         starts = clip_starts(len(frames), self.sampling)
         if not starts:
-            raise BadInputError(clip.video, f"{len(frames)} frames: FVD needs at least {CLIP} frames")
+            raise BadInputError(clip.video_path, f"{len(frames)} frames: FVD needs at least {CLIP} frames")
         out = []
         with torch.inference_mode():
             for i in range(0, len(starts), BATCH):

@@ -48,5 +48,5 @@ class IDSimDlib(PerSampleMetric):
             raise BadInputError(pair.sample.source_image, "no face found in the source image")
         sims = [cosine(ref, e) for f in pair.gen.frames[::STRIDE] if (e := self.faces.embedding(f)) is not None]
         if not sims:
-            raise BadInputError(pair.gen.video, "no face found in any sampled generated frame")
+            raise BadInputError(pair.gen.video_path, "no face found in any sampled generated frame")
         return float(np.mean(sims))

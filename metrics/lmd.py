@@ -52,6 +52,6 @@ class LMDDlib(PerSampleMetric):
                  for a, b in zip(mouth_tracks(self.faces, gen[:n]), mouth_tracks(self.faces, gt[:n]))
                  if a is not None and b is not None]
         if not dists:
-            raise BadInputError(pair.gen.video, f"no frame with a face in both generated and ground truth "
+            raise BadInputError(pair.gen.video_path, f"no frame with a face in both generated and ground truth "
                                                 f"({min(len(gen), len(gt))} frames compared)")
         return float(np.mean(dists))

@@ -24,9 +24,9 @@ def _pairs(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
     gen, gt = pair.gen.frames, pair.gt.frames
     n = min(len(gen), len(gt))
     if n == 0:
-        raise BadInputError(pair.gen.video if len(gen) == 0 else pair.gt.video, "no frames to compare")
+        raise BadInputError(pair.gen.video_path if len(gen) == 0 else pair.gt.video_path, "no frames to compare")
     if gen.shape[1:] != gt.shape[1:]:
-        raise BadInputError(pair.gen.video, f"frame size {gen.shape[1:3]} differs from ground truth {gt.shape[1:3]}")
+        raise BadInputError(pair.gen.video_path, f"frame size {gen.shape[1:3]} differs from ground truth {gt.shape[1:3]}")
     return gen[:n], gt[:n]
 
 

@@ -20,6 +20,9 @@ from bench.splits import load_manifest, shipped_manifest
 
 pytestmark = pytest.mark.slow
 STOI, MCD = "stoi@pystoi/16k/truncate", "mcd@pymcd/dtw/16k"
+FVD = "fvd@i3d-tfhub/16f-stride16/224-tf1bilinear-squash/pm1/cov-biased"
+PSNR, SSIM = "psnr@rgb-uint8/frame-mean/cap100", "ssim@rgb-uint8/gauss11-s1.5/frame-mean"
+IDSIM = "id-sim@dlib-resnet128/frames-every5/largest-face"
 
 
 def summary(run_dir: Path) -> dict:
@@ -51,8 +54,13 @@ def test_demo_run_produces_results_for_the_controls(tmp_path, monkeypatch, capsy
     assert m["gt"][STOI]["mean"] == pytest.approx(1.0) and m["gt"][MCD]["mean"] == 0.0
     assert m["static"][STOI]["mean"] == pytest.approx(1.0)  # static keeps the GT audio
     assert m["shuffled"][STOI]["mean"] < 0.3 and m["shuffled"][MCD]["mean"] > 1.0  # mismatched speech
-    assert all(m[g][k]["n"] == 8 for g in m for k in (STOI, MCD))
-    assert len(metric_lines(run_dir)) == 3 * 8 * 2
+    # video: gt and shuffled (GT video, donor audio) are the reference set itself; static is a still
+    assert abs(m["gt"][FVD]["value"]) < 1e-2 and m["static"][FVD]["value"] > 50 and m["gt"][FVD]["calibrated"]
+    assert m["gt"][PSNR]["mean"] == 100.0 and m["static"][PSNR]["mean"] < 30
+    assert m["gt"][SSIM]["mean"] == pytest.approx(1.0) and m["static"][SSIM]["mean"] < 0.95
+    assert m["gt"][IDSIM]["mean"] > 0.9
+    assert all(m[g][k]["n"] == 8 for g in m for k in (STOI, MCD, FVD, PSNR, SSIM, IDSIM))
+    assert len(metric_lines(run_dir)) == 3 * 8 * 5
     prov = json.loads((run_dir / "provenance.json").read_text())
     assert prov["split_sha256"] == load_manifest(shipped_manifest("demo"))["manifest_sha256"]
     assert prov["packages"]["torch"] and prov["packages"]["av"]
@@ -66,6 +74,24 @@ def test_same_config_gives_the_same_numbers(tmp_path, monkeypatch):
     args = ["run", "--dataset", "demo", "--models", "shuffled", "--metrics", f"{STOI},{MCD}", "--limit", "3"]
     assert main(args + ["--out", "a"]) == 0 and main(args + ["--out", "b"]) == 0
     assert summary(Path("a"))["metrics"] == summary(Path("b"))["metrics"]
+
+
+def test_reference_features_are_cached_across_runs_and_random_weights_are_marked(tmp_path, monkeypatch, capsys):
+    """A second model on the same split computes only its own side; --random-weights results say so."""
+    monkeypatch.chdir(tmp_path)
+    common = ["run", "--dataset", "demo", "--metrics", FVD, "--random-weights", "--limit", "3"]
+    assert main(common + ["--models", "gt", "--out", "a"]) == 0
+    assert main(common + ["--models", "static", "--out", "b"]) == 0
+    assert "UNCALIBRATED" in capsys.readouterr().out
+    recs = [r for r in read_records(Path("b") / "results").values() if r.stage == "features"]
+    ref = [r for r in recs if r.model == "__reference__"]
+    gen = [r for r in recs if r.model == "static"]
+    assert len(ref) == 3 and all(r.extra["cached"] for r in ref)
+    assert len(gen) == 3 and not any(r.extra["cached"] for r in gen)
+    entry = summary(Path("b"))["metrics"]["static"][FVD]
+    assert entry["calibrated"] is False and entry["n"] == 3 and entry["value"] > 0
+    prov = json.loads((Path("b") / "provenance.json").read_text())
+    assert prov["weights_sha256"]["i3d-tfhub"] == "RANDOM(seed 0)"
 
 
 def test_killed_run_resumes_without_recomputing(tmp_path):
@@ -174,7 +200,7 @@ def test_generator_needing_text_fails_samples_without_transcript(tmp_path, monke
     assert recs[("generate", "test-needs-text", "with_text", "")].status == "ok"
     assert recs[("metric", "test-needs-text", "with_text", STOI)].status == "ok"
     # an audio-only model has no video: the video metric is not applicable, not failed
-    assert recs[("features", "test-needs-text", "with_text", "test-frechet@mean-rgb")].status == "not_applicable"
+    assert recs[("features", "test-needs-text", "with_text", "mean-rgb")].status == "not_applicable"  # by extractor
     assert summary(Path("r"))["metrics"]["test-needs-text"][STOI]["n"] == 1
 
 

@@ -97,7 +97,7 @@ def test_fid_final_number_matches_pytorch_fid_formula(real, inception_pair, monk
 def test_inception_batch_size_does_not_change_features(real, monkeypatch):
     m = fid_mod.FIDTF1(random_weights=True)
     m.setup("cpu")
-    clip = types.SimpleNamespace(frames=frames(real, "retalking_face_5.mp4", 0.4), video="x")
+    clip = types.SimpleNamespace(frames=frames(real, "retalking_face_5.mp4", 0.4), video_path="x")
     monkeypatch.setattr(fid_mod, "BATCH", 10)
     whole = m.features(clip)
     monkeypatch.setattr(fid_mod, "BATCH", 3)
@@ -191,7 +191,7 @@ def test_fvd_grows_when_generated_clips_are_blurred_or_noisy(real, i3d_real):
         for n in GRID + FACES:
             clip = frames(real, n, 1.92)  # 48 frames = 3 clips
             clip = np.stack([transform(f) for f in clip])
-            out.append(m.features(types.SimpleNamespace(frames=clip, video=n)))
+            out.append(m.features(types.SimpleNamespace(frames=clip, video_path=n)))
         return np.concatenate(out)
 
     ref = stats_of([feats(lambda f: f)], 400, 0)
@@ -210,4 +210,4 @@ def test_fvd_refuses_clips_shorter_than_16_frames():
     m = fvd_mod.FVDFirst16(random_weights=True)
     m.setup("cpu")
     with pytest.raises(BadInputError, match="at least 16 frames"):
-        m.features(types.SimpleNamespace(frames=np.zeros((15, 32, 32, 3), np.uint8), video="short.mp4"))
+        m.features(types.SimpleNamespace(frames=np.zeros((15, 32, 32, 3), np.uint8), video_path="short.mp4"))
