@@ -88,12 +88,8 @@ register(WeightsEntry(
     notes="Flax port of TF-Hub deepmind/i3d-kinetics-400/1 as a pickle of numpy arrays; loaded with a "
           "restricted unpickler that admits only numpy arrays and dicts."))
 register(WeightsEntry(
-    "i3d-styleganv", "i3d_torchscript.pt", UNKNOWN, "Apache-2.0 (weights from TF-Hub I3D)",
-    "fvd (StyleGAN-V TorchScript I3D; loaded by parameter name)",
-    urls=("https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1",)))
-register(WeightsEntry(
     "i3d-videogpt", "i3d_pretrained_400.pt", UNKNOWN, "MIT (TATS / VideoGPT)",
-    "fvd (VideoGPT/TATS state dict converted from TF-Hub)",
+    "fvd@i3d-videogpt (VideoGPT/TATS state dict converted from TF-Hub; BN eps 1e-5 as piergiaj's port)",
     urls=("https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt",)))
 register(WeightsEntry(
     "pips2", "pips2_weights.pth", UNKNOWN, "MIT (FVMD / PIPs++)",

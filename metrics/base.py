@@ -140,7 +140,7 @@ def register_metric(cls: type[Metric]) -> type[Metric]:
 
 
 def _load_builtin() -> None:
-    from metrics import fid, fvd, idsim, kid, lmd, mcd, paired, stoi  # noqa: F401
+    from metrics import fid, fvd, fvmd, idsim, kid, lmd, mcd, paired, stoi  # noqa: F401
 
 
 def get_metric(name: str, random_weights: bool = False) -> Metric:

@@ -90,12 +90,9 @@ def frechet_distance(a: GaussianStats, b: GaussianStats, eps: float = 1e-6, alwa
     s1, s2 = np.atleast_2d(a.sigma).astype(np.float64), np.atleast_2d(b.sigma).astype(np.float64)
     if mu1.shape != mu2.shape or s1.shape != s2.shape:
         raise ValueError(f"feature dimensions differ: {mu1.shape} vs {mu2.shape}")
-    if always_eps:
-        offset = np.eye(s1.shape[0]) * eps
-        s1, s2 = s1 + offset, s2 + offset
-    covmean = linalg.sqrtm(s1 @ s2)
+    offset = np.eye(s1.shape[0]) * eps
+    covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset) if always_eps else s1 @ s2)
     if not np.isfinite(covmean).all():
-        offset = np.eye(s1.shape[0]) * eps
         covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):

@@ -18,6 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from bench import weights as registry
 from bench.clip import Clip
@@ -25,7 +26,7 @@ from bench.errors import BadInputError
 from metrics.base import DistributionalMetric, FeatureSet, register_metric
 from metrics.frechet import cached_stats, frechet_distance, stats_of
 from metrics.nets.fold import fold_batchnorm
-from metrics.nets.i3d import I3D, load_flax
+from metrics.nets.i3d import I3D, load_flax, load_videogpt
 from metrics.nets.resize import resize_bilinear_tf1
 
 CLIP = 16
@@ -33,10 +34,17 @@ BATCH = 4  # clips per forward pass: bounds activation memory (~100 MB per clip 
 DIM = 400
 
 
-def preprocess(clips: torch.Tensor) -> torch.Tensor:
-    """uint8 [B, T, H, W, 3] → float [B, 3, T, 224, 224] in [−1, 1] (TF1 bilinear resize)."""
+def preprocess(clips: torch.Tensor, resize: str = "tf1") -> torch.Tensor:
+    """uint8 [B, T, H, W, 3] → float [B, 3, T, 224, 224] in [−1, 1] (TF1 or torch bilinear resize)."""
     x = clips.permute(0, 4, 1, 2, 3).float()
-    return resize_bilinear_tf1(x, (224, 224)) * (2.0 / 255.0) - 1.0
+    if resize == "tf1":
+        x = resize_bilinear_tf1(x, (224, 224))
+    else:  # TATS / cd-fvd: F.interpolate bilinear, align_corners=False, per frame
+        b, c, t, h, w = x.shape
+        x = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
+        x = F.interpolate(x, (224, 224), mode="bilinear", align_corners=False)
+        x = x.reshape(b, t, c, 224, 224).permute(0, 2, 1, 3, 4)
+    return x * (2.0 / 255.0) - 1.0
 
 
 def clip_starts(num_frames: int, sampling: str) -> list[int]:
@@ -53,13 +61,18 @@ class _FVD(DistributionalMetric):
     weights = ("i3d-tfhub",)
     device = "gpu-able"
     sampling: ClassVar[str]
+    resize: ClassVar[str] = "tf1"
+    ddof: ClassVar[int] = 0
     description = "Fréchet Video Distance (I3D Kinetics-400 logits of 16-frame clips, TF-Hub weights)"
 
     def setup(self, device: str) -> None:
-        path = self.weights_file("i3d-tfhub")
-        net = I3D()
-        if path is not None:
+        name = self.weights[0]
+        path = self.weights_file(name)
+        net = I3D(bn_eps=1e-3 if name == "i3d-tfhub" else 1e-5)  # piergiaj's port runs BN with eps 1e-5
+        if path is not None and name == "i3d-tfhub":
             load_flax(net, registry.load_numpy_pickle(path))
+        elif path is not None:
+            load_videogpt(net, torch.load(path, map_location="cpu", weights_only=True))
         self.net = fold_batchnorm(net.eval()).to(device, memory_format=torch.channels_last_3d)
         self.dev = device
 
@@ -72,13 +85,13 @@ class _FVD(DistributionalMetric):
         with torch.inference_mode():
             for i in range(0, len(starts), BATCH):
                 batch = np.stack([frames[s:s + CLIP] for s in starts[i:i + BATCH]])
-                x = preprocess(torch.from_numpy(batch).to(self.dev))
+                x = preprocess(torch.from_numpy(batch).to(self.dev), self.resize)
                 out.append(self.net(x.contiguous(memory_format=torch.channels_last_3d)).double().cpu().numpy())
         return np.concatenate(out)
 
     def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
-        gen = stats_of(generated, DIM, ddof=0)
-        ref = cached_stats(reference.cache_path("gauss-ddof0"), reference, DIM, ddof=0)
+        gen = stats_of(generated, DIM, ddof=self.ddof)
+        ref = cached_stats(reference.cache_path(f"gauss-ddof{self.ddof}"), reference, DIM, ddof=self.ddof)
         return frechet_distance(gen, ref, eps=0.0)
 
 
@@ -95,3 +108,16 @@ class FVDFirst16(_FVD):
     id = "fvd@i3d-tfhub/16f-first/224-tf1bilinear-squash/pm1/cov-biased"
     extractor = "i3d-logits/tf1-224/16f-first"
     sampling = "first"
+
+
+@register_metric
+class FVDVideoGPT(_FVD):
+    """The TATS / cd-fvd protocol: VideoGPT's converted state dict, torch bilinear resize to 224,
+    [−1, 1], unbiased covariance (scipy sqrtm here, where TF-GAN uses an SVD root: equal up to
+    numerical error on well-conditioned statistics)."""
+
+    id = "fvd@i3d-videogpt/16f-stride16/224-bilinear-squash/pm1/cov-unbiased"
+    extractor = "i3d-videogpt-logits/bilinear-224/16f-stride16"
+    weights = ("i3d-videogpt",)
+    sampling, resize, ddof = "stride16", "bilinear", 1
+    description = "FVD with VideoGPT/TATS's I3D weights and preprocessing"

@@ -133,9 +133,12 @@ def test_i3d_videogpt_loader_matches_pytorch_i3d():
     randomise_bn(ref)
     ours = I3D(bn_eps=1e-5).eval()
     load_videogpt(ours, ref.state_dict())
-    x = torch.rand(1, 3, 16, 224, 224) * 2 - 1
+    videos = np.random.default_rng(0).integers(0, 256, (1, 16, 180, 240, 3), dtype=np.uint8)
+    x_ref = reference_module("cdfvd", "third_party.i3d.utils").preprocess_i3d(videos)  # TATS/cd-fvd resize
+    x = fvd_mod.preprocess(torch.from_numpy(videos), "bilinear")
+    assert (x - x_ref).abs().max().item() <= 1e-5
     with torch.inference_mode():
-        want, got = ref(x), fold_batchnorm(ours)(x)
+        want, got = ref(x_ref), fold_batchnorm(ours)(x)
     assert (got - want).abs().max().item() <= 1e-4
 
 
