@@ -30,7 +30,7 @@ from metrics.nets.i3d import I3D, load_flax, load_videogpt
 from metrics.nets.resize import resize_bilinear_tf1
 
 CLIP = 16
-BATCH = 4  # clips per forward pass: bounds activation memory (~100 MB per clip on CPU)
+BATCH = 2  # clips per forward pass: bounds activation memory (peak RSS ~0.6 GiB on CPU)
 DIM = 400
 
 

@@ -12,6 +12,9 @@ preprocessed resolution), RGB uint8, and average per frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ClassVar
+
 import numpy as np
 
 from bench.errors import BadInputError
@@ -58,25 +61,27 @@ def ssim_frames(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+class _PairedFrames(PerSampleMetric):
+    """Mean over frames of a per-frame-pair score (`frame_scores`)."""
+
+    needs = frozenset({"gen_video", "gt_video"})
+    higher_is_better = True
+    default = True
+    frame_scores: ClassVar[Callable[[np.ndarray, np.ndarray], np.ndarray]]  # [T] scores of [T, H, W, C] pairs
+
+    def compute(self, pair: Pair) -> float:
+        return float(self.frame_scores(*_pairs(pair)).mean())
+
+
 @register_metric
-class PSNR(PerSampleMetric):
+class PSNR(_PairedFrames):
     id = "psnr@rgb-uint8/frame-mean/cap100"
-    needs = frozenset({"gen_video", "gt_video"})
-    higher_is_better = True
     description = "peak signal-to-noise ratio vs ground truth frames, dB (per-frame mean, capped at 100)"
-    default = True
-
-    def compute(self, pair: Pair) -> float:
-        return float(psnr_frames(*_pairs(pair)).mean())
+    frame_scores = staticmethod(psnr_frames)
 
 
 @register_metric
-class SSIM(PerSampleMetric):
+class SSIM(_PairedFrames):
     id = "ssim@rgb-uint8/gauss11-s1.5/frame-mean"
-    needs = frozenset({"gen_video", "gt_video"})
-    higher_is_better = True
     description = "structural similarity vs ground truth frames (skimage Gaussian protocol, per-frame mean)"
-    default = True
-
-    def compute(self, pair: Pair) -> float:
-        return float(ssim_frames(*_pairs(pair)).mean())
+    frame_scores = staticmethod(ssim_frames)

@@ -94,7 +94,7 @@ def test_fvd_features_reference(benchmark, clips256):
 
 
 MEMORY_SCRIPT = r"""
-import json, resource, sys, types
+import json, re, sys, types
 import numpy as np
 from metrics import fvd
 from metrics.frechet import FeatureMoments
@@ -105,7 +105,9 @@ for i in range(200):   # 200 clips, streamed: one clip's frames and one batch of
     clip = types.SimpleNamespace(frames=rng.integers(0, 256, (16, 256, 256, 3), dtype=np.uint8), video_path=str(i))
     acc.update(m.features(clip))
 mu, sigma = acc.compute()
-print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "n": int(acc.n)}))
+# VmHWM is this process's own peak (ru_maxrss would carry the parent's peak across fork/exec)
+hwm_kib = int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1))
+print(json.dumps({"peak_rss_mib": hwm_kib / 1024, "n": int(acc.n)}))
 """
 
 
