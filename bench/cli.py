@@ -23,8 +23,8 @@ def _run(args: argparse.Namespace) -> int:
         pre = {**file_data["preprocess"], **pre}
     cli = {"dataset": args.dataset, "root": args.root, "split": args.split, "models": args.models,
            "metrics": args.metrics, "device": args.device, "limit": args.limit, "out": args.out, "seed": args.seed,
-           "asr": args.asr, "shard": args.shard, "strict": args.strict or None, "random_weights": args.random_weights or None,
-           "preprocess": pre or None}
+           "asr": args.asr, "shard": args.shard, "strict": args.strict or None,
+           "random_weights": args.random_weights or None, "preprocess": pre or None}
     cfg = config.build(cli, file_data)
     result = Runner(cfg).run()
     print(summary_table(result.summary))
@@ -95,6 +95,8 @@ def _weights(args: argparse.Namespace) -> int:
                   f"  licence: {e.licence}\n  file:    {where or weights.path(n)}")
             for src in e.sources_text:
                 print(f"  source:  {src}")
+            if e.notes:
+                print(f"  notes:   {e.notes}")
         return 0
     if args.action == "fetch":
         print(f"{args.name}: installed at {weights.fetch(args.name)}")

