@@ -37,7 +37,7 @@ from bench.results import Record, ResultsWriter, done_keys, read_records
 from bench.sample import RawItem, Sample
 from bench.splits import check_items, load_manifest, make_manifest, shipped_manifest
 from bench.summary import summarize
-from metrics.base import DistributionalMetric, FeatureSet, Metric, Pair, PerSampleMetric, get_metric
+from metrics.base import DistributionalMetric, FeatureSet, Metric, Pair, PerSampleMetric, Score, get_metric
 
 log = logging.getLogger("bench")
 REFERENCE = "__reference__"  # model name under which a distributional metric's GT features are stored
@@ -248,12 +248,15 @@ class Runner:
             return Record("metric", sid, "not_applicable", model=label, metric=m.id, error=lacking)
         t0 = time.perf_counter()
         try:
-            value = float(m.compute(pair))
+            got = m.compute(pair)
         except BenchError as exc:
             log.error("%s on %s/%s failed: %s", m.id, label, sid, exc)
             return Record("metric", sid, "failed", model=label, metric=m.id, error=str(exc), error_kind=exc.kind,
                           seconds=time.perf_counter() - t0)
-        return Record("metric", sid, "ok", model=label, metric=m.id, value=value, seconds=time.perf_counter() - t0)
+        extra = {"frames_used": got.used, "frames_offered": got.offered} if isinstance(got, Score) else {}
+        value = got.value if isinstance(got, Score) else got
+        return Record("metric", sid, "ok", model=label, metric=m.id, value=float(value),
+                      seconds=time.perf_counter() - t0, extra=extra)
 
     def _feature_dir(self, m: DistributionalMetric) -> Path:
         """Features are cached across runs by extractor + weights, then by clip content: a second

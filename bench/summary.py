@@ -16,6 +16,7 @@ def summarize(records: dict[tuple[str, str, str, str], Record], n_samples: int, 
               missing: dict[str, str]) -> dict[str, Any]:
     """`metrics` are Metric instances; `dist_values[(model, metric_id)]` holds distributional results."""
     values: dict[tuple[str, str], list[float]] = defaultdict(list)
+    frames: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # used, offered (where reported)
     failed: dict[tuple[str, str], int] = defaultdict(int)
     not_applicable: dict[tuple[str, str], int] = defaultdict(int)
     for r in records.values():
@@ -23,6 +24,9 @@ def summarize(records: dict[tuple[str, str, str, str], Record], n_samples: int, 
             continue
         if r.status == "ok" and r.value is not None:
             values[(r.model, r.metric)].append(r.value)
+            if "frames_used" in r.extra:
+                frames[(r.model, r.metric)][0] += r.extra["frames_used"]
+                frames[(r.model, r.metric)][1] += r.extra["frames_offered"]
         elif r.status == "failed":
             failed[(r.model, r.metric)] += 1
         elif r.status == "not_applicable":
@@ -45,6 +49,10 @@ def summarize(records: dict[tuple[str, str, str, str], Record], n_samples: int, 
                              failed=failed[(model, m.id)], coverage=len(v) / n_samples if n_samples else 0.0,
                              mean=float(v.mean()) if len(v) else None,
                              std=float(v.std(ddof=1)) if len(v) > 1 else None)
+                if (model, m.id) in frames:
+                    used, offered = frames[(model, m.id)]
+                    entry.update(frames_used=used, frames_offered=offered,
+                                 frame_coverage=used / offered if offered else 0.0)
             row[m.id] = entry
         table[model] = row
     stage_fail: dict[str, int] = defaultdict(int)

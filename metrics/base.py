@@ -38,6 +38,15 @@ class Pair:
     gt: Clip
 
 
+@dataclass(frozen=True)
+class Score:
+    """A per-sample value with its coverage: how many of the offered frames went into it."""
+
+    value: float
+    used: int
+    offered: int
+
+
 class Metric(ABC):
     """Common declarations; see PerSampleMetric and DistributionalMetric."""
 
@@ -81,8 +90,9 @@ class PerSampleMetric(Metric):
     kind = "per_sample"
 
     @abstractmethod
-    def compute(self, pair: Pair) -> float:
-        """The metric's value for one pair; raise BadInputError for unusable inputs."""
+    def compute(self, pair: Pair) -> float | Score:
+        """The metric's value for one pair (a Score when only part of the clip could be used);
+        raise BadInputError for unusable inputs."""
 
 
 @dataclass(frozen=True)

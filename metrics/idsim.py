@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.errors import BadInputError
-from metrics.base import Pair, PerSampleMetric, register_metric
+from metrics.base import Pair, PerSampleMetric, Score, register_metric
 from metrics.nets.dlib_face import DlibFaces
 
 STRIDE = 5
@@ -37,7 +37,7 @@ class IDSimDlib(PerSampleMetric):
         emb = self.weights_file("dlib-face-recognition")
         self.faces = DlibFaces(str(lm), str(emb))
 
-    def compute(self, pair: Pair) -> float:
+    def compute(self, pair: Pair) -> Score:
         import cv2
 
         src = cv2.imread(str(pair.sample.source_image), cv2.IMREAD_COLOR)
@@ -46,7 +46,8 @@ class IDSimDlib(PerSampleMetric):
         ref = self.faces.embedding(cv2.cvtColor(src, cv2.COLOR_BGR2RGB))
         if ref is None:
             raise BadInputError(pair.sample.source_image, "no face found in the source image")
-        sims = [cosine(ref, e) for f in pair.gen.frames[::STRIDE] if (e := self.faces.embedding(f)) is not None]
+        sampled = pair.gen.frames[::STRIDE]
+        sims = [cosine(ref, e) for f in sampled if (e := self.faces.embedding(f)) is not None]
         if not sims:
             raise BadInputError(pair.gen.video_path, "no face found in any sampled generated frame")
-        return float(np.mean(sims))
+        return Score(float(np.mean(sims)), len(sims), len(sampled))

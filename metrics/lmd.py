@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.errors import BadInputError
-from metrics.base import Pair, PerSampleMetric, register_metric
+from metrics.base import Pair, PerSampleMetric, Score, register_metric
 from metrics.nets.dlib_face import DlibFaces
 
 MOUTH = slice(48, 68)
@@ -45,7 +45,7 @@ class LMDDlib(PerSampleMetric):
     def setup(self, device: str) -> None:
         self.faces = DlibFaces(str(self.weights_file("dlib-landmarks68")))
 
-    def compute(self, pair: Pair) -> float:
+    def compute(self, pair: Pair) -> Score:
         gen, gt = pair.gen.frames, pair.gt.frames
         n = min(len(gen), len(gt))
         dists = [np.linalg.norm(a - b, axis=1).mean()
@@ -54,4 +54,4 @@ class LMDDlib(PerSampleMetric):
         if not dists:
             raise BadInputError(pair.gen.video_path, f"no frame with a face in both generated and ground truth "
                                                 f"({min(len(gen), len(gt))} frames compared)")
-        return float(np.mean(dists))
+        return Score(float(np.mean(dists)), len(dists), max(len(gen), len(gt)))

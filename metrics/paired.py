@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from bench.errors import BadInputError
-from metrics.base import Pair, PerSampleMetric, register_metric
+from metrics.base import Pair, PerSampleMetric, Score, register_metric
 
 CAP_DB = 100.0
 
@@ -69,8 +69,10 @@ class _PairedFrames(PerSampleMetric):
     default = True
     frame_scores: ClassVar[Callable[[np.ndarray, np.ndarray], np.ndarray]]  # [T] scores of [T, H, W, C] pairs
 
-    def compute(self, pair: Pair) -> float:
-        return float(self.frame_scores(*_pairs(pair)).mean())
+    def compute(self, pair: Pair) -> Score:
+        gen, gt = _pairs(pair)
+        return Score(float(self.frame_scores(gen, gt).mean()), len(gen),
+                     max(len(pair.gen.frames), len(pair.gt.frames)))
 
 
 @register_metric

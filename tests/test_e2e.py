@@ -58,7 +58,8 @@ def test_demo_run_produces_results_for_the_controls(tmp_path, monkeypatch, capsy
     assert abs(m["gt"][FVD]["value"]) < 1e-2 and m["static"][FVD]["value"] > 50 and m["gt"][FVD]["calibrated"]
     assert m["gt"][PSNR]["mean"] == 100.0 and m["static"][PSNR]["mean"] < 30
     assert m["gt"][SSIM]["mean"] == pytest.approx(1.0) and m["static"][SSIM]["mean"] < 0.95
-    assert m["gt"][IDSIM]["mean"] > 0.9
+    assert m["gt"][IDSIM]["mean"] > 0.9 and m["gt"][IDSIM]["frame_coverage"] > 0.5  # frames with a face found
+    assert m["static"][PSNR]["frame_coverage"] == 1.0 and m["gt"][FVD]["rows"] >= 8  # all frames; clips used
     assert all(m[g][k]["n"] == 8 for g in m for k in (STOI, MCD, FVD, PSNR, SSIM, IDSIM))
     assert len(metric_lines(run_dir)) == 3 * 8 * 5
     prov = json.loads((run_dir / "provenance.json").read_text())

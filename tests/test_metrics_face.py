@@ -55,7 +55,9 @@ def test_id_sim_is_higher_for_the_same_person(real, idsim, face_frames, tmp_path
     gen = clip(face_frames[5:])
 
     def score(source) -> float:  # noqa: ANN001
-        return idsim.compute(Pair(types.SimpleNamespace(source_image=str(source)), gen, None))
+        got = idsim.compute(Pair(types.SimpleNamespace(source_image=str(source)), gen, None))
+        assert got.used == got.offered == 3  # frames 5, 10, 15 of the 15 generated: a face in each
+        return got.value
 
     s_same = score(same)
     s_other = score(real / "images" / "hallo_ref_3.jpg")
@@ -72,5 +74,7 @@ def test_lmd_is_zero_on_identical_frames_and_tracks_a_known_shift(face_frames):
     m = LMDDlib()
     m.setup("cpu")
     shifted = np.roll(face_frames, 10, axis=2)  # 10 px to the right: the mouth moves by 10 px
-    assert m.compute(Pair(None, clip(face_frames), clip(face_frames, "gt.mp4"))) == 0.0
-    assert m.compute(Pair(None, clip(shifted), clip(face_frames, "gt.mp4"))) == pytest.approx(10.0, abs=2.0)
+    same = m.compute(Pair(None, clip(face_frames), clip(face_frames, "gt.mp4")))
+    assert same.value == 0.0 and same.used == same.offered == len(face_frames)
+    moved = m.compute(Pair(None, clip(shifted), clip(face_frames, "gt.mp4")))
+    assert moved.value == pytest.approx(10.0, abs=2.0)
