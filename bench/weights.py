@@ -13,6 +13,8 @@ missing. Random weights are never a fallback: a metric uses them only when the r
 
 from __future__ import annotations
 
+import bz2
+import importlib.util
 import io
 import logging
 import os
@@ -157,8 +159,6 @@ def fix_text(name: str) -> str:
 
 def _installed_package_file(e: WeightsEntry) -> Path | None:
     """A package source that is already installed in this environment (read in place, no copy)."""
-    import importlib.util
-
     for p in e.packages:
         top = p.member.split("/")[0]
         spec = importlib.util.find_spec(top) if top.isidentifier() else None
@@ -260,8 +260,6 @@ def fetch(name: str) -> Path:
                 dl = work / e.filename
                 _download_url(url, dl)
                 if url.endswith(".bz2"):
-                    import bz2
-
                     raw = work / (e.filename + ".raw")
                     with bz2.open(dl) as fin, open(raw, "wb") as fout:
                         shutil.copyfileobj(fin, fout)

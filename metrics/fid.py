@@ -1,17 +1,19 @@
 """FID over video frames (and the frame features KID shares).
 
 Protocols (each one an id; PROTOCOLS.md §1):
-- `fid@inception-pytorchfid/frames-all/299-bilinear-squash/pm1/cov-unbiased` (default): pytorch-fid — every frame at
-  25 fps (Wav2Lip's evaluation dumps all frames), RGB uint8 → [0,1] → `F.interpolate` bilinear
-  to 299×299 (align_corners=False, no antialias) → 2x−1; covariance with N−1; pytorch-fid's
-  Fréchet (scipy sqrtm, eps 1e-6 fallback).
-- `fid@inception-tf1/frames-all/299-tf1bilinear-squash/pm1/cov-unbiased`: the original TF FID / torch-fidelity /
-  torchmetrics(antialias=False) preprocessing: TF1 legacy bilinear on 0–255, (x−128)/128.
+- `fid@inception-pytorchfid/frames-all/299-bilinear-squash/pm1/cov-unbiased` (default):
+  pytorch-fid — every frame at 25 fps (Wav2Lip's evaluation dumps all frames), RGB uint8 →
+  [0,1] → `F.interpolate` bilinear to 299×299 (align_corners=False, no antialias) → 2x−1;
+  covariance with N−1; pytorch-fid's Fréchet (scipy sqrtm, eps 1e-6 fallback).
+- `fid@inception-tf1/frames-all/299-tf1bilinear-squash/pm1/cov-unbiased`: the original TF FID /
+  torch-fidelity / torchmetrics(antialias=False) preprocessing: TF1 legacy bilinear on 0–255,
+  (x−128)/128.
 - `.../frames-every5/...`: every 5th frame, for quick checks (N differs: do not mix with frames-all).
 
 "squash": the (already face-cropped, square) frame is resized whole, no further crop; "pm1": the
-network sees [−1, 1]. The weights are `inception-fid` in the registry. Frames are fed in batches, channels-last, under
-inference_mode with BatchNorm folded into the convolutions (same numbers, fewer passes).
+network sees [−1, 1]. The weights are `inception-fid` in the registry. Frames are fed in batches,
+channels-last, under inference_mode with BatchNorm folded into the convolutions (same numbers,
+fewer passes).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.errors import BadInputError
 from metrics.base import FeatureSet, register_metric
 from metrics.fid import InceptionFrames
 
@@ -50,8 +51,6 @@ class KIDPytorchFid(InceptionFrames):
     default = True
 
     def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
-        from bench.errors import BadInputError
-
         x, y = generated.stack().astype(np.float64), reference.stack().astype(np.float64)
         if min(len(x), len(y)) < 2:
             raise BadInputError(None, f"KID needs at least 2 feature rows per side (got {len(x)} and {len(y)})")
