@@ -11,6 +11,7 @@ import numpy as np
 from bench import audio as audio_io
 from bench import video as video_io
 from bench.errors import BadInputError
+from bench.hashing import sha256_file, sha256_json
 
 
 class Clip:
@@ -33,6 +34,14 @@ class Clip:
     @property
     def has_audio(self) -> bool:
         return self.audio_path is not None
+
+    @cached_property
+    def content_key(self) -> str:
+        """What the decoded frames depend on (file bytes, fps, length cap): the feature cache key.
+        Hashed once per clip, however many metrics look it up."""
+        if self.video_path is None:
+            raise BadInputError(None, "clip has no video")
+        return sha256_json([sha256_file(self.video_path), self.fps, self.max_seconds])[:32]
 
     @cached_property
     def frames(self) -> np.ndarray:

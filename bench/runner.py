@@ -31,7 +31,7 @@ from bench.config import RunConfig
 from bench.datasets import get_dataset
 from bench.errors import BenchError, ConfigError, ManifestError, MissingWeightsError
 from bench.generators import GenContext, Generator, make_generator
-from bench.hashing import sha256_file, sha256_json
+from bench.hashing import sha256_json
 from bench.preprocess import preprocess
 from bench.results import Record, ResultsWriter, done_keys, read_records
 from bench.sample import RawItem, Sample
@@ -264,9 +264,8 @@ class Runner:
         truth (or to an earlier run's) is never recomputed."""
         return paths.home() / "features" / f"{_safe(m.extractor)}-{sha256_json(m.feature_key())[:10]}"
 
-    @staticmethod
-    def _content_key(clip: Clip) -> str:
-        return sha256_json([sha256_file(clip.video_path), clip.fps, clip.max_seconds])[:32]
+    def _feature_path(self, m: DistributionalMetric, content: str) -> Path:
+        return self._feature_dir(m) / f"{content}.npy"
 
     def _features(self, writer: ResultsWriter, m: DistributionalMetric, label: str, sid: str, clip: Clip,
                   done: set, lacking: str | None = None) -> None:
@@ -277,10 +276,12 @@ class Runner:
             writer.write(Record("features", sid, "not_applicable", model=label, metric=m.extractor, error=lacking))
             return
         t0 = time.perf_counter()
-        content = self._content_key(clip)
-        path = self._feature_dir(m) / f"{content}.npy"
+        content = clip.content_key
+        path = self._feature_path(m, content)
         cached = path.is_file()
-        if not cached:
+        if cached:
+            rows = int(np.load(path, mmap_mode="r").shape[0])  # header only
+        else:
             try:
                 feats = np.asarray(m.features(clip), dtype=np.float32)
             except BenchError as exc:
@@ -291,7 +292,7 @@ class Runner:
                 return
             with atomic_path(path) as tmp, open(tmp, "wb") as f:
                 np.save(f, feats)
-        rows = int(np.load(path, mmap_mode="r").shape[0])
+            rows = int(feats.shape[0])
         writer.write(Record("features", sid, "ok", model=label, metric=m.extractor, seconds=time.perf_counter() - t0,
                             extra={"rows": rows, "cached": cached, "content": content}))
         done.add(key)
@@ -307,20 +308,21 @@ class Runner:
                 if r.stage == "features" and r.metric == m.extractor and r.status == "ok":
                     have.setdefault(r.model, {})[r.sample] = r.extra
             ref_have = have.get(REFERENCE, {})
-            folder = self._feature_dir(m)
             for g in self.generators:
-                ids = sorted(s for s in set(have.get(g.label, {})) & set(ref_have)
-                             if (folder / f"{have[g.label][s]['content']}.npy").is_file()
-                             and (folder / f"{ref_have[s]['content']}.npy").is_file())
+                gen_have = have.get(g.label, {})
+                ids = sorted(s for s in set(gen_have) & set(ref_have)
+                             if self._feature_path(m, gen_have[s]["content"]).is_file()
+                             and self._feature_path(m, ref_have[s]["content"]).is_file())
                 entry: dict[str, Any] = {"n": len(ids), "coverage": len(ids) / len(self.sample_ids),
-                                         "rows": sum(have[g.label][s]["rows"] for s in ids),
+                                         "rows": sum(gen_have[s]["rows"] for s in ids),
                                          "calibrated": m.calibrated}
                 if not ids:
                     out[(g.label, m.id)] = {**entry, "status": "no_data"}
                     continue
-                gen = FeatureSet(tuple(folder / f"{have[g.label][s]['content']}.npy" for s in ids))
+                gen = FeatureSet(tuple(self._feature_path(m, gen_have[s]["content"]) for s in ids))
                 ref_keys = [ref_have[s]["content"] for s in ids]
-                ref = FeatureSet(tuple(folder / f"{k}.npy" for k in ref_keys), sha256_json([m.feature_key(), ref_keys]))
+                ref = FeatureSet(tuple(self._feature_path(m, k) for k in ref_keys),
+                                 sha256_json([m.feature_key(), ref_keys]))
                 try:
                     value = float(m.reduce(gen, ref))
                     out[(g.label, m.id)] = {**entry, "status": "ok", "value": value, "mean": value}

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import paths
-from bench.atomic import atomic_path
+from bench.atomic import atomic_path, link_or_copy
 from bench.errors import ConfigError, MissingWeightsError
 from bench.hashing import sha256_file
 
@@ -197,9 +197,7 @@ def _install(name: str, src: Path) -> Path:
     if want != UNKNOWN and digest != want:
         raise MissingWeightsError(f"{src}: SHA-256 {digest} does not match the registry's {want} for '{name}'")
     dest = path(name)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(dest) as tmp:
-        shutil.copyfile(src, tmp)
+    link_or_copy(src, dest)  # weights are read-only: a hard link into the cache is enough
     if want == UNKNOWN:
         with atomic_path(_pin_file(name)) as tmp:
             tmp.write_text(digest + "\n")

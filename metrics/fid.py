@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from bench.clip import Clip
 from bench.errors import BadInputError
 from metrics.base import DistributionalMetric, FeatureSet, register_metric
-from metrics.frechet import cached_stats, frechet_distance, stats_of
+from metrics.frechet import set_distance
 from metrics.nets.fold import fold_batchnorm
 from metrics.nets.inception import FIDInceptionV3
 from metrics.nets.resize import resize_bilinear_tf1
@@ -71,7 +71,7 @@ class InceptionFrames(DistributionalMetric):
             for i in range(0, len(frames), BATCH):
                 x = torch.from_numpy(np.ascontiguousarray(frames[i:i + BATCH])).to(self.dev)
                 x = preprocess(x, self.mode).contiguous(memory_format=torch.channels_last)
-                out.append(self.net(x).double().cpu().numpy())
+                out.append(self.net(x).cpu().numpy())
         return np.concatenate(out)
 
 
@@ -80,9 +80,7 @@ class _FID(InceptionFrames):
     description = "Fréchet Inception Distance over video frames (InceptionV3 pool3, 2048-d)"
 
     def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
-        gen = stats_of(generated, DIM, ddof=1)
-        ref = cached_stats(reference.cache_path("gauss-ddof1"), reference, DIM, ddof=1)
-        return frechet_distance(gen, ref)
+        return set_distance(generated, reference, DIM, 1, reference.cache_path("gauss-ddof1"))
 
 
 @register_metric

@@ -74,7 +74,6 @@ def cached_stats(cache: Path | None, chunks: Iterable[np.ndarray], dim: int, ddo
             return GaussianStats(z["mu"], z["sigma"], int(z["n"]))
     st = stats_of(chunks, dim, ddof)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(cache) as tmp, open(tmp, "wb") as f:
             np.savez(f, mu=st.mu, sigma=st.sigma, n=st.n)
     return st
@@ -104,3 +103,12 @@ def frechet_distance(a: GaussianStats, b: GaussianStats, eps: float = 1e-6, alwa
     if not np.isfinite(value):
         raise BadInputError(None, "Fréchet distance is not finite (singular feature statistics)")
     return value
+
+
+def set_distance(generated: Iterable[np.ndarray], reference: Iterable[np.ndarray], dim: int, ddof: int,
+                 reference_cache: Path | None, eps: float = 1e-6, always_eps: bool = False) -> float:
+    """Fréchet distance between two feature sets streamed clip by clip; the reference side's
+    statistics are read from / written to `reference_cache` (content-keyed by the caller)."""
+    gen = stats_of(generated, dim, ddof)
+    ref = cached_stats(reference_cache, reference, dim, ddof)
+    return frechet_distance(gen, ref, eps=eps, always_eps=always_eps)

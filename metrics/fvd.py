@@ -24,7 +24,7 @@ from bench import weights as registry
 from bench.clip import Clip
 from bench.errors import BadInputError
 from metrics.base import DistributionalMetric, FeatureSet, register_metric
-from metrics.frechet import cached_stats, frechet_distance, stats_of
+from metrics.frechet import set_distance
 from metrics.nets.fold import fold_batchnorm
 from metrics.nets.i3d import I3D, load_flax, load_videogpt
 from metrics.nets.resize import resize_bilinear_tf1
@@ -66,10 +66,10 @@ class _FVD(DistributionalMetric):
     description = "Fréchet Video Distance (I3D Kinetics-400 logits of 16-frame clips, TF-Hub weights)"
 
     def setup(self, device: str) -> None:
-        name = self.weights[0]
-        path = self.weights_file(name)
-        net = I3D(bn_eps=1e-3 if name == "i3d-tfhub" else 1e-5)  # piergiaj's port runs BN with eps 1e-5
-        if path is not None and name == "i3d-tfhub":
+        tfhub = self.weights[0] == "i3d-tfhub"
+        path = self.weights_file(self.weights[0])
+        net = I3D(bn_eps=1e-3 if tfhub else 1e-5)  # piergiaj's port (VideoGPT weights) runs BN with eps 1e-5
+        if path is not None and tfhub:
             load_flax(net, registry.load_numpy_pickle(path))
         elif path is not None:
             load_videogpt(net, torch.load(path, map_location="cpu", weights_only=True))
@@ -86,13 +86,12 @@ class _FVD(DistributionalMetric):
             for i in range(0, len(starts), BATCH):
                 batch = np.stack([frames[s:s + CLIP] for s in starts[i:i + BATCH]])
                 x = preprocess(torch.from_numpy(batch).to(self.dev), self.resize)
-                out.append(self.net(x.contiguous(memory_format=torch.channels_last_3d)).double().cpu().numpy())
+                out.append(self.net(x.contiguous(memory_format=torch.channels_last_3d)).cpu().numpy())
         return np.concatenate(out)
 
     def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
-        gen = stats_of(generated, DIM, ddof=self.ddof)
-        ref = cached_stats(reference.cache_path(f"gauss-ddof{self.ddof}"), reference, DIM, ddof=self.ddof)
-        return frechet_distance(gen, ref, eps=0.0)
+        return set_distance(generated, reference, DIM, self.ddof, reference.cache_path(f"gauss-ddof{self.ddof}"),
+                            eps=0.0)
 
 
 @register_metric

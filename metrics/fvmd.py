@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from bench.clip import Clip
 from bench.errors import BadInputError
 from metrics.base import DistributionalMetric, FeatureSet, register_metric
-from metrics.frechet import cached_stats, frechet_distance, stats_of
+from metrics.frechet import set_distance
 from metrics.nets.pips2 import Pips
 
 S, GRID, SIZE, ITERS = 16, 20, 256, 16
@@ -112,9 +112,8 @@ class _FVMD(DistributionalMetric):
         return np.concatenate(out)
 
     def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
-        gen = stats_of(generated, DIM, ddof=1)
-        ref = cached_stats(reference.cache_path("gauss-ddof1"), reference, DIM, ddof=1)
-        return frechet_distance(gen, ref, eps=1e-5, always_eps=True)
+        return set_distance(generated, reference, DIM, 1, reference.cache_path("gauss-ddof1"),
+                            eps=1e-5, always_eps=True)
 
 
 @register_metric

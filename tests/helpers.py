@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy import linalg
 
 from bench.atomic import link_or_copy
 from bench.clip import Clip
@@ -14,13 +13,7 @@ from bench.errors import MissingWeightsError
 from bench.generators import GenContext, Generated, Generator, register_generator
 from bench.sample import Sample
 from metrics.base import DistributionalMetric, FeatureSet, register_metric
-
-
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(s1 @ s2).real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+from metrics.frechet import set_distance
 
 
 @register_metric
@@ -37,7 +30,7 @@ class MeanColourFrechet(DistributionalMetric):
         return clip.frames.reshape(len(clip.frames), -1, 3).mean(1)
 
     def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
-        return frechet(generated.stack(), reference.stack())
+        return set_distance(generated, reference, 3, 1, reference.cache_path("gauss-ddof1"))
 
 
 @register_metric
