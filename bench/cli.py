@@ -24,7 +24,7 @@ def _run(args: argparse.Namespace) -> int:
     cli = {"dataset": args.dataset, "root": args.root, "split": args.split, "models": args.models,
            "metrics": args.metrics, "device": args.device, "limit": args.limit, "out": args.out, "seed": args.seed,
            "asr": args.asr, "shard": args.shard, "strict": args.strict or None,
-           "random_weights": args.random_weights or None, "preprocess": pre or None}
+           "random_weights": args.random_weights or None, "workers": args.workers, "preprocess": pre or None}
     cfg = config.build(cli, file_data)
     result = Runner(cfg).run()
     print(summary_table(result.summary))
@@ -129,6 +129,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int)
     r.add_argument("--shard", help="k/N: this process runs every N-th sample starting at the k-th")
     r.add_argument("--strict", action="store_true", help="exit non-zero if any sample failed")
+    r.add_argument("--workers", type=int, help="worker processes for DSP metrics (default: one per CPU core; 1 = inline)")
     r.add_argument("--asr", help="transcription backend for datasets without transcripts, e.g. faster-whisper:DIR")
     r.add_argument("--crop", choices=["face", "center", "none"], help="preprocessing crop (default face)")
     r.add_argument("--size", type=int, help="preprocessed frame size (default 512)")

@@ -27,6 +27,10 @@ class Clip:
         self.max_seconds = max_seconds
         self._audio_at: dict[int, np.ndarray] = {}
 
+    def __getstate__(self) -> dict:
+        """Pickled for worker processes without the decoded frames (audio caches travel along)."""
+        return {k: v for k, v in self.__dict__.items() if k != "frames"}
+
     @property
     def has_video(self) -> bool:
         return self.video_path is not None
@@ -42,6 +46,17 @@ class Clip:
         if self.video_path is None:
             raise BadInputError(None, "clip has no video")
         return sha256_json([sha256_file(self.video_path), self.fps, self.max_seconds])[:32]
+
+    @cached_property
+    def audio_key(self) -> str:
+        """What the decoded audio depends on (file bytes, rate, length cap): the audio feature cache key."""
+        if self.audio_path is None:
+            raise BadInputError(None, "clip has no audio")
+        return sha256_json([sha256_file(self.audio_path), self.sample_rate, self.max_seconds])[:32]
+
+    def key(self, modality: str) -> str:
+        """The cache key of the clip's video or audio."""
+        return self.audio_key if modality == "audio" else self.content_key
 
     @cached_property
     def frames(self) -> np.ndarray:

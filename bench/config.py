@@ -18,10 +18,13 @@ from bench.hashing import sha256_json
 from bench.preprocess import PreprocessConfig
 
 DEFAULT_MODELS = ("gt", "static", "shuffled")
-DEFAULT_METRICS = ("stoi@pystoi/16k/truncate", "mcd@pymcd/dtw/16k",
-                   "fvd@i3d-tfhub/16f-stride16/224-tf1bilinear-squash/pm1/cov-biased",
+DEFAULT_METRICS = ("fvd@i3d-tfhub/16f-stride16/224-tf1bilinear-squash/pm1/cov-biased",
                    "psnr@rgb-uint8/frame-mean/cap100", "ssim@rgb-uint8/gauss11-s1.5/frame-mean",
-                   "id-sim@dlib-resnet128/frames-every5/largest-face")
+                   "id-sim@dlib-resnet128/frames-every5/largest-face",
+                   "fad@vggish-fadpkg/16k/examples-all/pre-relu/cov-unbiased", "mcd@pymcd/dtw/16k",
+                   "stoi@pystoi/16k/truncate", "estoi@pystoi/16k/truncate", "pesq@itu-p862.2/wb/16k",
+                   "f0rmse@espnet-harvest/16k/log/dtw-mcep", "dnsmos-ovrl@speechmos-p835/16k",
+                   "csim@resemblyzer-ge2e/16k/vs-voice-profile", "wer@whisper-large-v3-ct2/beam5/norm-en")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class RunConfig:
     shard: tuple[int, int] = (1, 1)  # k of N, 1-based
     strict: bool = False
     random_weights: bool = False  # networks on seeded random weights: numbers marked uncalibrated
+    workers: int = 0  # processes for DSP metrics (MCD, STOI, ...); 0 = one per CPU core; not in numbers_key
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
 
     def numbers_key(self, split_sha256: str) -> dict[str, Any]:

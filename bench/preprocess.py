@@ -171,7 +171,7 @@ def _transcribe(entry: Path, transcriber: Transcriber | None) -> tuple[str | Non
         return None, "none"
     cached = entry / f"asr-{sha256_json(transcriber.id)[:16]}.txt"
     if not cached.is_file():
-        text = transcriber.transcribe(entry / "audio.wav")
+        text = transcriber.transcribe(audio_io.load_audio(entry / "audio.wav"))
         with atomic_path(cached) as tmp:
             tmp.write_text(text, encoding="utf-8")
     return cached.read_text(encoding="utf-8") or None, f"asr:{transcriber.id}"

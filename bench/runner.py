@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -32,12 +33,13 @@ from bench.datasets import get_dataset
 from bench.errors import BenchError, ConfigError, ManifestError, MissingWeightsError
 from bench.generators import GenContext, Generator, make_generator
 from bench.hashing import sha256_json
+from bench.parallel import ParallelScorer
 from bench.preprocess import preprocess
 from bench.results import Record, ResultsWriter, done_keys, read_records
 from bench.sample import RawItem, Sample
 from bench.splits import check_items, load_manifest, make_manifest, shipped_manifest
 from bench.summary import summarize
-from metrics.base import DistributionalMetric, FeatureSet, Metric, Pair, PerSampleMetric, Score, get_metric
+from metrics.base import DistributionalMetric, FeatureSet, Metric, Pair, get_metric
 
 log = logging.getLogger("bench")
 REFERENCE = "__reference__"  # model name under which a distributional metric's GT features are stored
@@ -225,38 +227,36 @@ class Runner:
         active = [m for m in self.metrics if m.id not in missing]
         labels = [g.label for g in self.generators]
         produces = {g.label: g.produces for g in self.generators}
-        for sid in tqdm(ok_ids, desc="evaluate", unit="clip", disable=None):
-            s = self.sample(sid)
-            gt = Clip(s.video, s.audio, s.fps, s.sample_rate, self.cfg.preprocess.max_seconds)  # decoded once
-            for m in active:
-                if isinstance(m, DistributionalMetric):
-                    self._features(writer, m, REFERENCE, sid, gt, done)
-            for label in labels:
-                gen = outputs.get((label, sid))
-                if gen is None:
-                    continue  # generation failed: recorded in the generate stage
-                for m in active:
-                    lacking = _lacking(m, produces[label], gen)
-                    key = ("metric", label, sid, m.id)
-                    if isinstance(m, DistributionalMetric):
-                        self._features(writer, m, label, sid, gen, done, lacking)
-                    elif key not in done:
-                        writer.write(self._score(m, Pair(s, gen, gt), label, sid, lacking))
-
-    def _score(self, m: PerSampleMetric, pair: Pair, label: str, sid: str, lacking: str | None) -> Record:
-        if lacking:
-            return Record("metric", sid, "not_applicable", model=label, metric=m.id, error=lacking)
-        t0 = time.perf_counter()
+        scorer = ParallelScorer(writer, self.cfg.workers or os.cpu_count() or 1)
         try:
-            got = m.compute(pair)
-        except BenchError as exc:
-            log.error("%s on %s/%s failed: %s", m.id, label, sid, exc)
-            return Record("metric", sid, "failed", model=label, metric=m.id, error=str(exc), error_kind=exc.kind,
-                          seconds=time.perf_counter() - t0)
-        extra = {"frames_used": got.used, "frames_offered": got.offered} if isinstance(got, Score) else {}
-        value = got.value if isinstance(got, Score) else got
-        return Record("metric", sid, "ok", model=label, metric=m.id, value=float(value),
-                      seconds=time.perf_counter() - t0, extra=extra)
+            for sid in tqdm(ok_ids, desc="evaluate", unit="clip", disable=None):
+                self._evaluate_sample(writer, scorer, sid, outputs, done, active, labels, produces)
+        finally:
+            scorer.close()
+
+    def _evaluate_sample(self, writer: ResultsWriter, scorer: ParallelScorer, sid: str, outputs: dict, done: set,
+                         active: list[Metric], labels: list[str], produces: dict[str, frozenset[str]]) -> None:
+        """Features and per-sample scores of one sample: ground truth first, then every model's output."""
+        s = self.sample(sid)
+        gt = Clip(s.video, s.audio, s.fps, s.sample_rate, self.cfg.preprocess.max_seconds)  # decoded once
+        for m in active:
+            if isinstance(m, DistributionalMetric):
+                self._features(writer, m, REFERENCE, sid, gt, done)
+        for label in labels:
+            gen = outputs.get((label, sid))
+            if gen is None:
+                continue  # generation failed: recorded in the generate stage
+            for m in active:
+                lacking = _lacking(m, produces[label], gen)
+                key = ("metric", label, sid, m.id)
+                if isinstance(m, DistributionalMetric):
+                    self._features(writer, m, label, sid, gen, done, lacking)
+                elif key in done:
+                    continue
+                elif lacking:
+                    writer.write(Record("metric", sid, "not_applicable", model=label, metric=m.id, error=lacking))
+                else:
+                    scorer.submit(m, Pair(s, gen, gt), label, sid)
 
     def _feature_dir(self, m: DistributionalMetric) -> Path:
         """Features are cached across runs by extractor + weights, then by clip content: a second
@@ -276,23 +276,23 @@ class Runner:
             writer.write(Record("features", sid, "not_applicable", model=label, metric=m.extractor, error=lacking))
             return
         t0 = time.perf_counter()
-        content = clip.content_key
-        path = self._feature_path(m, content)
-        cached = path.is_file()
-        if cached:
-            rows = int(np.load(path, mmap_mode="r").shape[0])  # header only
-        else:
-            try:
+        try:
+            content = clip.key(m.modality)
+            path = self._feature_path(m, content)
+            cached = path.is_file()
+            if cached:
+                rows = int(np.load(path, mmap_mode="r").shape[0])  # header only
+            else:
                 feats = np.asarray(m.features(clip), dtype=np.float32)
-            except BenchError as exc:
-                log.error("%s features of %s/%s failed: %s", m.extractor, label, sid, exc)
-                writer.write(Record("features", sid, "failed", model=label, metric=m.extractor, error=str(exc),
-                                    error_kind=exc.kind, seconds=time.perf_counter() - t0))
-                done.add(key)
-                return
-            with atomic_path(path) as tmp, open(tmp, "wb") as f:
-                np.save(f, feats)
-            rows = int(feats.shape[0])
+                with atomic_path(path) as tmp, open(tmp, "wb") as f:
+                    np.save(f, feats)
+                rows = int(feats.shape[0])
+        except BenchError as exc:
+            log.error("%s features of %s/%s failed: %s", m.extractor, label, sid, exc)
+            writer.write(Record("features", sid, "failed", model=label, metric=m.extractor, error=str(exc),
+                                error_kind=exc.kind, seconds=time.perf_counter() - t0))
+            done.add(key)
+            return
         writer.write(Record("features", sid, "ok", model=label, metric=m.extractor, seconds=time.perf_counter() - t0,
                             extra={"rows": rows, "cached": cached, "content": content}))
         done.add(key)

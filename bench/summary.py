@@ -19,11 +19,15 @@ def summarize(records: dict[tuple[str, str, str, str], Record], n_samples: int, 
     frames: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # used, offered (where reported)
     failed: dict[tuple[str, str], int] = defaultdict(int)
     not_applicable: dict[tuple[str, str], int] = defaultdict(int)
+    metric_totals = {m.id: getattr(m, "totals", ()) for m in metrics}
+    sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for r in records.values():
         if r.stage != "metric":
             continue
         if r.status == "ok" and r.value is not None:
             values[(r.model, r.metric)].append(r.value)
+            for k in metric_totals.get(r.metric, ()):
+                sums[(r.model, r.metric)][k] += float(r.extra.get(k, 0.0))
             if "frames_used" in r.extra:
                 frames[(r.model, r.metric)][0] += r.extra["frames_used"]
                 frames[(r.model, r.metric)][1] += r.extra["frames_offered"]
@@ -49,6 +53,9 @@ def summarize(records: dict[tuple[str, str, str, str], Record], n_samples: int, 
                              failed=failed[(model, m.id)], coverage=len(v) / n_samples if n_samples else 0.0,
                              mean=float(v.mean()) if len(v) else None,
                              std=float(v.std(ddof=1)) if len(v) > 1 else None)
+                if (model, m.id) in sums:
+                    totals = dict(sums[(model, m.id)])
+                    entry.update(totals=totals, corpus=m.corpus(totals))
                 if (model, m.id) in frames:
                     used, offered = frames[(model, m.id)]
                     entry.update(frames_used=used, frames_offered=offered,

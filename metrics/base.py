@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -40,11 +40,13 @@ class Pair:
 
 @dataclass(frozen=True)
 class Score:
-    """A per-sample value with its coverage: how many of the offered frames went into it."""
+    """A per-sample value with what went into it: frame coverage (how many of the offered frames
+    were usable) and/or `extra` detail recorded with the sample (e.g. WER's error counts)."""
 
     value: float
-    used: int
-    offered: int
+    used: int | None = None
+    offered: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Metric(ABC):
@@ -88,6 +90,15 @@ class Metric(ABC):
 
 class PerSampleMetric(Metric):
     kind = "per_sample"
+    # True for CPU-bound DSP without networks (MCD, STOI, ...): the runner scores such metrics in
+    # worker processes (`--workers`), which rebuild the metric by id and receive the decoded audio.
+    parallel: ClassVar[bool] = False
+    # Score.extra fields summed over samples for a corpus-level value (WER: errors / reference words)
+    totals: ClassVar[tuple[str, ...]] = ()
+
+    def corpus(self, totals: dict[str, float]) -> float | None:
+        """A corpus-level value from the summed `totals` (None for metrics that have none)."""
+        return None
 
     @abstractmethod
     def compute(self, pair: Pair) -> float | Score:
@@ -125,6 +136,7 @@ class FeatureSet:
 class DistributionalMetric(Metric):
     kind = "distributional"
     extractor: ClassVar[str]  # feature protocol id: metrics with the same one share cached features
+    modality: ClassVar[Literal["video", "audio"]] = "video"  # what the features are computed from
 
     @abstractmethod
     def features(self, clip: Clip) -> np.ndarray:
@@ -150,7 +162,8 @@ def register_metric(cls: type[Metric]) -> type[Metric]:
 
 
 def _load_builtin() -> None:
-    from metrics import fid, fvd, fvmd, idsim, kid, lmd, mcd, paired, stoi  # noqa: F401
+    from metrics import (csim, dnsmos, f0, fad, fid, fvd, fvmd, idsim, kid, lmd, mcd, paired, pesq_wb,  # noqa: F401
+                         stoi, wer)
 
 
 def get_metric(name: str, random_weights: bool = False) -> Metric:
@@ -158,6 +171,10 @@ def get_metric(name: str, random_weights: bool = False) -> Metric:
     _load_builtin()
     if name in _REGISTRY:
         return _REGISTRY[name](random_weights)
+    if name.startswith("wer@ct2:"):  # WER with a user's own CTranslate2 Whisper directory
+        from metrics.wer import from_spec
+
+        return from_spec(name, random_weights)
     family = [m for m in _REGISTRY.values() if m.id.split("@")[0] == name and getattr(m, "default", False)]
     if len(family) == 1:
         return family[0](random_weights)

@@ -11,6 +11,13 @@ signals. Protocol facts (PROTOCOLS.md sec. 6), kept as pymcd has them:
   length ratio of the mcep sequences).
 Audio reaches it at the suite's 16 kHz and is resampled to 22050 Hz with a polyphase filter
 (pymcd uses librosa's soxr), which the id states as `/16k`.
+
+The corrected variant (`mcd@pymcd-corrected/itype4-noc0/...`) fixes both quirks and changes
+nothing else: itype 4, SPTK's code for a power spectrum, which is what CheapTrick returns (with
+itype 3 SPTK squares its input once more before the log, so pymcd analyses the squared envelope;
+itype 4 on the envelope equals itype 3 on its square root, which the tests check), and c0 (frame
+energy, which depends on recording gain) left out of the distance, as in most of the MCD
+literature. Its values are not comparable with pymcd's.
 """
 
 from __future__ import annotations
@@ -31,24 +38,26 @@ FRAME_PERIOD_MS = 5.0
 DB_CONST = 10.0 / math.log(10.0) * math.sqrt(2.0)
 
 
-def mcep(x: np.ndarray, alpha: float = 0.65, fft_size: int = 512) -> np.ndarray:
-    """pymcd's features: [frames, 14] mel-cepstra of a 22050 Hz signal."""
+def mcep(x: np.ndarray, itype: int = 3, alpha: float = 0.65, fft_size: int = 512) -> np.ndarray:
+    """pymcd's features: [frames, 14] mel-cepstra of a 22050 Hz signal (itype 3: pymcd's quirk)."""
     _, sp, _ = pyworld.wav2world(x.astype(np.double), fs=RATE, frame_period=FRAME_PERIOD_MS, fft_size=fft_size)
-    return pysptk.sptk.mcep(sp, order=13, alpha=alpha, maxiter=0, etype=1, eps=1.0e-8, min_det=0.0, itype=3)
+    return pysptk.sptk.mcep(sp, order=13, alpha=alpha, maxiter=0, etype=1, eps=1.0e-8, min_det=0.0, itype=itype)
 
 
-def mcd(ref: np.ndarray, syn: np.ndarray, mode: str) -> float:
-    """MCD in dB between two 22050 Hz signals, pymcd semantics."""
+def mcd(ref: np.ndarray, syn: np.ndarray, mode: str, corrected: bool = False) -> float:
+    """MCD in dB between two 22050 Hz signals, pymcd semantics (or the corrected variant)."""
     if mode == "plain":
         n = max(len(ref), len(syn))
         ref, syn = np.pad(ref, (0, n - len(ref))), np.pad(syn, (0, n - len(syn)))
-    a, b = mcep(ref), mcep(syn)
+    itype = 4 if corrected else 3
+    a, b = mcep(ref, itype), mcep(syn, itype)
     if mode == "plain":
         path = [(i, i) for i in range(len(a))]
     else:
         _, path = fastdtw(a[:, 1:], b[:, 1:], dist=euclidean)
     ia, ib = zip(*path)
-    diff = a[list(ia)] - b[list(ib)]
+    first = 1 if corrected else 0  # pymcd keeps c0 in the distance
+    diff = a[list(ia), first:] - b[list(ib), first:]
     value = DB_CONST * np.sqrt((diff * diff).sum(-1)).sum() / len(path)
     if mode == "dtw_sl":
         value *= max(len(a), len(b)) / min(len(a), len(b))
@@ -57,6 +66,8 @@ def mcd(ref: np.ndarray, syn: np.ndarray, mode: str) -> float:
 
 class _MCD(PerSampleMetric):
     mode: str
+    corrected: bool = False
+    parallel = True
     needs = frozenset({"gen_audio", "gt_audio"})
     higher_is_better = False
 
@@ -65,7 +76,7 @@ class _MCD(PerSampleMetric):
         for name, x in (("ground truth", ref), ("generated", syn)):
             if len(x) < RATE * FRAME_PERIOD_MS / 1000 * 4 or not np.any(x):
                 raise BadInputError(None, f"{name} audio is empty or silent: MCD undefined")
-        return mcd(ref, syn, self.mode)
+        return mcd(ref, syn, self.mode, self.corrected)
 
 
 @register_metric
@@ -88,3 +99,19 @@ class MCDDTWSL(_MCD):
     id = "mcd@pymcd/dtw_sl/16k"
     mode = "dtw_sl"
     description = "mel-cepstral distortion, dB, pymcd 'dtw_sl' mode (dtw times the length ratio)"
+
+
+@register_metric
+class MCDCorrectedDTW(_MCD):
+    id = "mcd@pymcd-corrected/itype4-noc0/dtw/16k"
+    mode = "dtw"
+    corrected = True
+    description = "mel-cepstral distortion, dB, pymcd's dtw protocol with itype 4 (power envelope) and c0 excluded"
+
+
+@register_metric
+class MCDCorrectedPlain(_MCD):
+    id = "mcd@pymcd-corrected/itype4-noc0/plain/16k"
+    mode = "plain"
+    corrected = True
+    description = "mel-cepstral distortion, dB, pymcd's plain protocol with itype 4 and c0 excluded"
