@@ -156,6 +156,12 @@ register(WeightsEntry(
     "Apache-2.0 (resemblyzer)", "csim@resemblyzer-ge2e (GE2E speaker encoder, 256-d)",
     packages=(PackageSource("resemblyzer", "0.1.4", "resemblyzer/pretrained.pt"),),
     notes="SHA-256 of the file in resemblyzer 0.1.4; read in place when that package is installed."))
+register(WeightsEntry(
+    "pann-cnn14-16k", "Cnn14_16k_mAP=0.438.pth", UNKNOWN, "MIT (qiuqiangkong/audioset_tagging_cnn)",
+    "fad@pann-cnn14-16k (PANN Cnn14, 16 kHz)",
+    urls=("https://zenodo.org/record/3987831/files/Cnn14_16k_mAP%3D0.438.pth",),
+    notes="The checkpoint frechet-audio-distance downloads for model_name='pann', sample_rate=16000; "
+          "its 'model' dict is loaded."))
 
 def cache_dir() -> Path:
     return Path(os.environ.get("BENCH_WEIGHTS", paths.home() / "weights")).expanduser()

@@ -10,6 +10,13 @@ The package resamples with resampy; the suite's one audio loader uses a polyphas
 dataset and every generator output are 16 kHz already after preprocessing, so no resampling happens
 inside this metric. Files shorter than one example (0.96 s) have no embedding: a per-sample error.
 The reference set is the ground-truth speech of the same samples.
+
+`fad@pann-cnn14-16k/file-embedding/cov-unbiased` is the package's optional PANN embedding
+(`model_name="pann", sample_rate=16000`): one 2048-d Cnn14 embedding per file, so its covariance
+needs more files than 2048 to be full rank (with fewer, the eps fallback of the Fréchet distance
+applies). The package itself concatenates the 1-D per-file vectors into one flat array before
+its statistics (a defect: its PANN FAD is computed on scalars); this follows the evident intent,
+one 2048-d sample per file. Weights: `pann-cnn14-16k` (Zenodo), not downloadable here.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from bench.clip import Clip
 from bench.errors import BadInputError
 from metrics.base import DistributionalMetric, FeatureSet, register_metric
 from metrics.frechet import set_distance
-from metrics.nets.fold import for_inference
+from metrics.nets.infer import for_inference
+from metrics.nets import pann
 from metrics.nets.vggish import BANDS, DIM, EXAMPLE, RATE, VGGish, examples
 
 BATCH = 32  # examples per forward (≈ 31 s of audio); embeddings do not depend on it
@@ -57,3 +65,32 @@ class FADVGGish(DistributionalMetric):
 
     def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
         return set_distance(generated, reference, DIM, 1, reference.cache_path("gauss-ddof1"))
+
+
+@register_metric
+class FADPANN(DistributionalMetric):
+    id = "fad@pann-cnn14-16k/file-embedding/cov-unbiased"
+    extractor = "pann-cnn14-16k/file-embedding"
+    modality = "audio"
+    needs = frozenset({"gen_audio", "gt_audio"})
+    higher_is_better = False
+    weights = ("pann-cnn14-16k",)
+    device = "gpu-able"
+    description = "Fréchet Audio Distance on PANN Cnn14 (16 kHz) 2048-d file embeddings"
+
+    def setup(self, device: str) -> None:
+        path = self.weights_file("pann-cnn14-16k")
+        net = pann.Cnn14()
+        if path is not None:
+            pann.load_checkpoint(net, torch.load(path, map_location="cpu", weights_only=True)["model"])
+        self.net = net.eval().to(device)
+        self.dev = device
+
+    def features(self, clip: Clip) -> np.ndarray:
+        x = clip.audio_at(pann.RATE)
+        if len(x) < pann.NFFT:
+            raise BadInputError(clip.audio_path, "audio shorter than one 512-sample PANN frame")
+        return pann.embed(self.net, x, self.dev)
+
+    def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
+        return set_distance(generated, reference, pann.DIM, 1, reference.cache_path("gauss-ddof1"))
