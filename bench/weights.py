@@ -77,6 +77,15 @@ def register(entry: WeightsEntry) -> WeightsEntry:
     return entry
 
 
+def register_shipped(name: str, sha256: str, licence: str, used_by: str, package: PackageSource,
+                     urls: tuple[str, ...] = ()) -> WeightsEntry:
+    """Weights that ship inside a distribution on the package index, read in place when installed."""
+    return register(WeightsEntry(
+        name, Path(package.member).name, sha256, licence, used_by, urls=urls, packages=(package,),
+        notes=f"SHA-256 of the file in {package.package} {package.version}; read in place when that "
+              "package is installed."))
+
+
 register(WeightsEntry(
     "inception-fid", "pt_inception-2015-12-05-6726825d.pth", UNKNOWN, "Apache-2.0 (TensorFlow models)",
     "fid, kid (InceptionV3 pool3, TF inception-2015-12-05 port)",
@@ -102,23 +111,19 @@ register(WeightsEntry(
     "fvmd (PIPs++ point tracker)",
     urls=("https://github.com/ljh0v0/FVMD-frechet-video-motion-distance/releases/download/pips2_weights/"
           "pips2_weights.pth",)))
-register(WeightsEntry(
-    "dlib-face-recognition", "dlib_face_recognition_resnet_model_v1.dat",
-    "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30", "CC0 (dlib models)",
-    "id-sim (dlib ResNet 128-d face embedding)",
-    packages=(PackageSource("face-recognition-models", "0.3.0",
-                            "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat"),),
-    urls=("http://dlib.net/files/dlib_face_recognition_resnet_model_v1.dat.bz2",),
-    notes="SHA-256 of the file in face-recognition-models 0.3.0; read in place when that package is installed."))
-register(WeightsEntry(
-    "dlib-landmarks68", "shape_predictor_68_face_landmarks.dat",
-    "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
+register_shipped(
+    "dlib-face-recognition", "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    "CC0 (dlib models)", "id-sim (dlib ResNet 128-d face embedding)",
+    PackageSource("face-recognition-models", "0.3.0",
+                  "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat"),
+    urls=("http://dlib.net/files/dlib_face_recognition_resnet_model_v1.dat.bz2",))
+register_shipped(
+    "dlib-landmarks68", "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
     "CC0 model file; trained on iBUG 300-W, whose images are research-only",
     "lmd, id-sim (dlib 68-point landmarks / face alignment)",
-    packages=(PackageSource("face-recognition-models", "0.3.0",
-                            "face_recognition_models/models/shape_predictor_68_face_landmarks.dat"),),
-    urls=("http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2",),
-    notes="SHA-256 of the file in face-recognition-models 0.3.0; read in place when that package is installed."))
+    PackageSource("face-recognition-models", "0.3.0",
+                  "face_recognition_models/models/shape_predictor_68_face_landmarks.dat"),
+    urls=("http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2",))
 
 register(WeightsEntry(
     "vggish", "vggish-10086976.pth", UNKNOWN, "Apache-2.0 (TensorFlow models; torchvggish port)",
@@ -126,18 +131,16 @@ register(WeightsEntry(
     urls=("https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",),
     notes="The file the frechet-audio-distance package loads through torch.hub; 10086976 is a SHA-256 "
           "prefix by torch.hub naming. The PCA parameters are not needed (the protocol has no PCA)."))
-register(WeightsEntry(
-    "dnsmos-p835", "sig_bak_ovr.onnx", "269fbebdb513aa23cddfbb593542ecc540284a91849ac50516870e1ac78f6edd",
+register_shipped(
+    "dnsmos-p835", "269fbebdb513aa23cddfbb593542ecc540284a91849ac50516870e1ac78f6edd",
     "MIT (speechmos; Microsoft DNS-Challenge models, CC-BY-4.0)", "dnsmos-ovrl/sig/bak (DNSMOS P.835 ONNX)",
-    packages=(PackageSource("speechmos", "0.0.1.1", "speechmos/dnsmos_models/sig_bak_ovr.onnx"),),
-    urls=("https://github.com/microsoft/DNS-Challenge/raw/master/DNSMOS/DNSMOS/sig_bak_ovr.onnx",),
-    notes="SHA-256 of the file in speechmos 0.0.1.1; read in place when that package is installed."))
-register(WeightsEntry(
-    "dnsmos-p808", "model_v8.onnx", "9246480c58567bc6affd4200938e77eef49468c8bc7ed3776d109c07456f6e91",
+    PackageSource("speechmos", "0.0.1.1", "speechmos/dnsmos_models/sig_bak_ovr.onnx"),
+    urls=("https://github.com/microsoft/DNS-Challenge/raw/master/DNSMOS/DNSMOS/sig_bak_ovr.onnx",))
+register_shipped(
+    "dnsmos-p808", "9246480c58567bc6affd4200938e77eef49468c8bc7ed3776d109c07456f6e91",
     "MIT (speechmos; Microsoft DNS-Challenge models, CC-BY-4.0)", "dnsmos-p808 (DNSMOS P.808 ONNX)",
-    packages=(PackageSource("speechmos", "0.0.1.1", "speechmos/dnsmos_models/model_v8.onnx"),),
-    urls=("https://github.com/microsoft/DNS-Challenge/raw/master/DNSMOS/DNSMOS/model_v8.onnx",),
-    notes="SHA-256 of the file in speechmos 0.0.1.1; read in place when that package is installed."))
+    PackageSource("speechmos", "0.0.1.1", "speechmos/dnsmos_models/model_v8.onnx"),
+    urls=("https://github.com/microsoft/DNS-Challenge/raw/master/DNSMOS/DNSMOS/model_v8.onnx",))
 register(WeightsEntry(
     "whisper-large-v3-ct2", "model.bin", UNKNOWN, "MIT (OpenAI Whisper; CTranslate2 conversion by Systran)",
     "wer@whisper-large-v3-ct2 (faster-whisper; also --asr)",
@@ -151,17 +154,23 @@ register(WeightsEntry(
     urls=("https://openaipublic.azureedge.net/main/whisper/models/"
           "e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb/large-v3.pt",),
     notes="The SHA-256 is the one openai-whisper's own loader checks (it is part of the URL)."))
-register(WeightsEntry(
-    "resemblyzer-ge2e", "pretrained.pt", "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+register_shipped(
+    "resemblyzer-ge2e", "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
     "Apache-2.0 (resemblyzer)", "csim@resemblyzer-ge2e (GE2E speaker encoder, 256-d)",
-    packages=(PackageSource("resemblyzer", "0.1.4", "resemblyzer/pretrained.pt"),),
-    notes="SHA-256 of the file in resemblyzer 0.1.4; read in place when that package is installed."))
+    PackageSource("resemblyzer", "0.1.4", "resemblyzer/pretrained.pt"))
 register(WeightsEntry(
     "pann-cnn14-16k", "Cnn14_16k_mAP=0.438.pth", UNKNOWN, "MIT (qiuqiangkong/audioset_tagging_cnn)",
     "fad@pann-cnn14-16k (PANN Cnn14, 16 kHz)",
     urls=("https://zenodo.org/record/3987831/files/Cnn14_16k_mAP%3D0.438.pth",),
     notes="The checkpoint frechet-audio-distance downloads for model_name='pann', sample_rate=16000; "
           "its 'model' dict is loaded."))
+register(WeightsEntry(
+    "wavlm-large-ecapa", "wavlm_large_finetune.pth", UNKNOWN, "MIT (microsoft/UniSpeech)",
+    "csim@wavlm-large-ecapa-unispeech (WavLM-Large + ECAPA-TDNN, seed-tts-eval's SIM model)",
+    urls=("https://drive.google.com/file/d/18rekjal9NPo0VquVtali-80yy63252RX/view?usp=sharing",),
+    notes="UniSpeech's speaker-verification fine-tune (Vox1-O EER 0.431), linked from "
+          "microsoft/UniSpeech downstreams/speaker_verification/README.md. Google Drive serves a "
+          "confirmation page to scripts: download it in a browser and `bench weights import`."))
 
 def cache_dir() -> Path:
     return Path(os.environ.get("BENCH_WEIGHTS", paths.home() / "weights")).expanduser()

@@ -87,6 +87,13 @@ class Metric(ABC):
         self.loaded_weights[name] = digest
         return path
 
+    def shipped_weights_file(self, name: str) -> Path:
+        """`weights_file` for metrics that always run on real weights (randomisable = False)."""
+        assert not self.randomisable, f"{self.id} can run on random weights: use weights_file"
+        path = self.weights_file(name)
+        assert path is not None
+        return path
+
 
 class PerSampleMetric(Metric):
     kind = "per_sample"

@@ -7,8 +7,15 @@ The encoder is part of the id, because scores from different encoders are not co
   inside the `resemblyzer` package, registered and hash-pinned), with Resemblyzer's own
   preprocessing: volume normalised to -30 dBFS (increase only), long silences trimmed with
   webrtcvad, 1.6 s partial utterances at 50 % overlap averaged and L2-normalised.
-Audio enters at 16 kHz mono (Resemblyzer's rate). Audio that is silent after silence trimming
-has no embedding: a per-sample error.
+- `csim@wavlm-large-ecapa-unispeech/16k/vs-voice-profile`: seed-tts-eval's SIM model - WavLM-Large
+  + ECAPA-TDNN (256-d) from UniSpeech's speaker-verification fine-tune `wavlm_large_finetune.pth`
+  (weights `wavlm-large-ecapa`, not downloadable here), in plain torch (metrics/nets/wavlm.py,
+  ecapa.py), on the whole utterance. The checkpoint must hold every weight (the reference loads it
+  with strict=False, so a wrong file would load silently; here a missing key is an error).
+  Differences from seed-tts-eval: channels are averaged (it takes the first) and resampling is
+  polyphase (it uses torchaudio's sinc resampler); at 16 kHz mono input the two agree.
+Audio enters at 16 kHz mono. Audio that is silent (after Resemblyzer's trimming) has no
+embedding: a per-sample error.
 """
 
 from __future__ import annotations
@@ -20,8 +27,8 @@ from typing import ClassVar
 import numpy as np
 
 from bench.clip import Clip
-from bench.errors import BadInputError
-from metrics.base import Metric, Pair, PerSampleMetric, register_metric
+from bench.errors import BadInputError, MissingWeightsError
+from metrics.base import Pair, PerSampleMetric, register_metric
 
 RATE = 16_000
 
@@ -49,6 +56,39 @@ class GE2E(SpeakerEncoder):
         if len(wav) == 0 or not np.any(wav):
             raise BadInputError(None, "no speech left after silence trimming: no speaker embedding")
         return self.encoder.embed_utterance(wav)
+
+
+class WavLMECAPAEncoder(SpeakerEncoder):
+    """UniSpeech's WavLM-Large + ECAPA-TDNN speaker verifier."""
+
+    def __init__(self, weights: str | None, device: str) -> None:
+        import torch
+
+        from metrics.nets.ecapa import WavLMECAPA
+        from metrics.nets.wavlm import WavLMConfig
+
+        state = torch.load(weights, map_location="cpu", weights_only=True).get("model", {}) if weights else None
+        cfg = WavLMConfig(conv_bias=bool(state) and "feature_extract.model.feature_extractor.conv_layers.0.0.bias"
+                          in state)
+        if state is not None:
+            with torch.device("meta"):  # the expected names, without allocating 300M parameters
+                want = list(WavLMECAPA(cfg).state_dict())
+            absent = [k for k in want if k not in state]
+            if absent:
+                raise MissingWeightsError(f"{weights}: not a WavLM-Large ECAPA checkpoint; missing {len(absent)} "
+                                          f"weights, e.g. {absent[:3]}")
+        net = WavLMECAPA(cfg)
+        if state is not None:
+            net.load_state_dict({k: state[k] for k in want})
+        self.net, self.device = net.eval().to(device), device
+
+    def embed(self, audio: np.ndarray) -> np.ndarray:
+        import torch
+
+        if not np.any(audio):
+            raise BadInputError(None, "audio is silent: no speaker embedding")
+        with torch.inference_mode():
+            return self.net(torch.from_numpy(np.asarray(audio, dtype=np.float32))[None].to(self.device))[0].cpu().numpy()
 
 
 class _CSIM(PerSampleMetric):
@@ -81,10 +121,16 @@ class _CSIM(PerSampleMetric):
         return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def _weights_path(metric: Metric, name: str) -> str:
-    path = metric.weights_file(name)
-    assert path is not None  # shipped weights, not randomisable
-    return str(path)
+@register_metric
+class CSIMWavLMECAPA(_CSIM):
+    id = "csim@wavlm-large-ecapa-unispeech/16k/vs-voice-profile"
+    weights = ("wavlm-large-ecapa",)
+    device = "gpu-able"
+    description = "speaker similarity (cosine) of generated speech to the voice profile, WavLM-Large + ECAPA-TDNN"
+
+    def make_encoder(self, device: str) -> SpeakerEncoder:
+        path = self.weights_file("wavlm-large-ecapa")
+        return WavLMECAPAEncoder(str(path) if path else None, device)
 
 
 @register_metric
@@ -96,4 +142,4 @@ class CSIMResemblyzer(_CSIM):
     description = "speaker similarity (cosine) of generated speech to the voice profile, Resemblyzer GE2E"
 
     def make_encoder(self, device: str) -> SpeakerEncoder:
-        return GE2E(_weights_path(self, "resemblyzer-ge2e"), device)
+        return GE2E(str(self.shipped_weights_file("resemblyzer-ge2e")), device)

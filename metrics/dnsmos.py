@@ -33,7 +33,7 @@ class _DNSMOS(PerSampleMetric):
     def setup(self, device: str) -> None:
         from speechmos.dnsmos import DNSMOS
 
-        primary, p808 = (self.weights_file(n) for n in self.weights)
+        primary, p808 = (self.shipped_weights_file(n) for n in self.weights)
         self.model = DNSMOS(str(primary), str(p808))
 
     def scores(self, clip: Clip) -> dict[str, float]:

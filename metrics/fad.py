@@ -21,6 +21,8 @@ one 2048-d sample per file. Weights: `pann-cnn14-16k` (Zenodo), not downloadable
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
 
@@ -35,16 +37,26 @@ from metrics.nets.vggish import BANDS, DIM, EXAMPLE, RATE, VGGish, examples
 BATCH = 32  # examples per forward (≈ 31 s of audio); embeddings do not depend on it
 
 
-@register_metric
-class FADVGGish(DistributionalMetric):
-    id = "fad@vggish-fadpkg/16k/examples-all/pre-relu/cov-unbiased"
-    extractor = "vggish/pre-relu/examples-all/16k"
+class _FAD(DistributionalMetric):
+    """Audio embeddings of both sides, Fréchet distance with N-1 covariance (the package's np.cov)."""
+
     modality = "audio"
-    default = True
     needs = frozenset({"gen_audio", "gt_audio"})
     higher_is_better = False
-    weights = ("vggish",)
     device = "gpu-able"
+    dim: ClassVar[int]
+
+    def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
+        return set_distance(generated, reference, self.dim, 1, reference.cache_path("gauss-ddof1"))
+
+
+@register_metric
+class FADVGGish(_FAD):
+    id = "fad@vggish-fadpkg/16k/examples-all/pre-relu/cov-unbiased"
+    extractor = "vggish/pre-relu/examples-all/16k"
+    default = True
+    weights = ("vggish",)
+    dim = DIM
     description = "Fréchet Audio Distance (VGGish 128-d pre-ReLU embeddings of 0.96 s examples, no PCA)"
 
     def setup(self, device: str) -> None:
@@ -63,19 +75,13 @@ class FADVGGish(DistributionalMetric):
             return torch.cat([self.net(x[i:i + BATCH].to(self.dev, memory_format=torch.channels_last)).cpu()
                               for i in range(0, x.shape[0], BATCH)]).numpy()
 
-    def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
-        return set_distance(generated, reference, DIM, 1, reference.cache_path("gauss-ddof1"))
-
 
 @register_metric
-class FADPANN(DistributionalMetric):
+class FADPANN(_FAD):
     id = "fad@pann-cnn14-16k/file-embedding/cov-unbiased"
     extractor = "pann-cnn14-16k/file-embedding"
-    modality = "audio"
-    needs = frozenset({"gen_audio", "gt_audio"})
-    higher_is_better = False
     weights = ("pann-cnn14-16k",)
-    device = "gpu-able"
+    dim = pann.DIM
     description = "Fréchet Audio Distance on PANN Cnn14 (16 kHz) 2048-d file embeddings"
 
     def setup(self, device: str) -> None:
@@ -91,6 +97,3 @@ class FADPANN(DistributionalMetric):
         if len(x) < pann.NFFT:
             raise BadInputError(clip.audio_path, "audio shorter than one 512-sample PANN frame")
         return pann.embed(self.net, x, self.dev)
-
-    def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
-        return set_distance(generated, reference, pann.DIM, 1, reference.cache_path("gauss-ddof1"))

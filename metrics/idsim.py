@@ -33,8 +33,8 @@ class IDSimDlib(PerSampleMetric):
     randomisable = False  # dlib models ship offline: always the real weights
 
     def setup(self, device: str) -> None:
-        lm = self.weights_file("dlib-landmarks68")
-        emb = self.weights_file("dlib-face-recognition")
+        lm = self.shipped_weights_file("dlib-landmarks68")
+        emb = self.shipped_weights_file("dlib-face-recognition")
         self.faces = DlibFaces(str(lm), str(emb))
 
     def compute(self, pair: Pair) -> Score:

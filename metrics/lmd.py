@@ -43,7 +43,7 @@ class LMDDlib(PerSampleMetric):
     randomisable = False  # dlib models ship offline: always the real weights
 
     def setup(self, device: str) -> None:
-        self.faces = DlibFaces(str(self.weights_file("dlib-landmarks68")))
+        self.faces = DlibFaces(str(self.shipped_weights_file("dlib-landmarks68")))
 
     def compute(self, pair: Pair) -> Score:
         gen, gt = pair.gen.frames, pair.gt.frames

@@ -78,8 +78,7 @@ class _WER(PerSampleMetric):
 
 def _package_backend(kind: type[Transcriber], metric: Metric, name: str, device: str) -> Transcriber:
     """A backend on registry weights; a missing package is reported like missing weights."""
-    path = metric.weights_file(name)
-    assert path is not None  # not randomisable
+    path = metric.shipped_weights_file(name)
     try:
         return kind(path.parent if kind is FasterWhisper else path, device)  # type: ignore[call-arg]
     except ConfigError as exc:

