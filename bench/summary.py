@@ -21,7 +21,8 @@ def summarize(records: dict[tuple[str, str, str, str], Record], n_samples: int, 
     not_applicable: dict[tuple[str, str], int] = defaultdict(int)
     metric_totals = {m.id: getattr(m, "totals", ()) for m in metrics}
     sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for r in records.values():
+    # in key order, not file order: worker processes finish in any order, and float sums must not care
+    for r in sorted(records.values(), key=lambda r: r.key):
         if r.stage != "metric":
             continue
         if r.status == "ok" and r.value is not None:
