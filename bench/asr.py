@@ -56,8 +56,12 @@ class FasterWhisper(Transcriber):
                                    compute_type="float32" if device == "cpu" else "float16")
 
     @cached_property
+    def sha256(self) -> str:
+        return sha256_file(self.path / "model.bin")
+
+    @cached_property
     def id(self) -> str:
-        return f"ct2-whisper:{self.path.name}@{sha256_file(self.path / 'model.bin')[:12]}/beam{self.beam_size}"
+        return f"ct2-whisper:{self.path.name}@{self.sha256[:12]}/beam{self.beam_size}"
 
     def transcribe(self, audio: np.ndarray) -> str:
         segments, _ = self._model.transcribe(np.asarray(audio, dtype=np.float32), language="en",

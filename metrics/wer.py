@@ -19,6 +19,7 @@ Ids name the model, the decoding and the normalisation:
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
@@ -50,8 +51,9 @@ class _WER(PerSampleMetric):
     totals = ("errors", "ref_words")
     scheme: ClassVar[str] = "en"
 
+    @abstractmethod
     def backend(self, device: str) -> Transcriber:
-        raise NotImplementedError
+        """The ASR model this metric transcribes with (loaded once, in setup)."""
 
     def setup(self, device: str) -> None:
         self.asr = self.backend(device)
@@ -132,7 +134,7 @@ class CT2DirWER(_WER):
     def backend(self, device: str) -> Transcriber:
         asr = FasterWhisper(self.model_dir, device)
         self.id = f"wer@{asr.id}/norm-{self.scheme}"
-        self.loaded_weights[f"ct2:{self.model_dir.name}"] = asr.id.split("@")[1].split("/")[0]
+        self.loaded_weights[f"ct2:{self.model_dir.name}"] = asr.sha256
         return asr
 
 
