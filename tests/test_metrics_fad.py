@@ -60,6 +60,9 @@ def _reference_vggish(tv) -> torch.nn.Module:
     torch.manual_seed(1234)
     model = tv.VGG(tv.make_layers(), postprocess=False).eval()
     model.embeddings = torch.nn.Sequential(*list(model.embeddings.children())[:-1])
+    with torch.no_grad():  # default init gives ~1e-2 embeddings: scale the last layer so distances are O(1)
+        model.embeddings[-1].weight.mul_(100.0)
+        model.embeddings[-1].bias.uniform_(-1.0, 1.0)
     return model
 
 
@@ -141,6 +144,9 @@ def test_fad_equals_the_fad_package_on_real_speech(real, tmp_path, tv, vggish_in
     assert got_rows.shape == emb_ref.shape
     assert np.abs(got_rows - emb_ref).max() <= 1e-4 * max(1.0, np.abs(emb_ref).max())
     got = metric.reduce(feats["gen"], feats["ref"])
+    print(f"FAD on {len(gen_files)}+{len(ref_files)} real-speech files ({emb_ref.shape[0]} reference examples): "
+          f"ours {got:.6f}, frechet-audio-distance {want:.6f}; max embedding diff "
+          f"{np.abs(got_rows - emb_ref).max():.2e}")
     assert got == pytest.approx(want, rel=1e-4)
     assert got > 0.0 and metric.reduce(feats["ref"], feats["ref"]) == pytest.approx(0.0, abs=1e-6 * want)
     assert metric.loaded_weights["vggish"] != "unknown"
