@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from typing import ClassVar
 
 import numpy as np
 
@@ -34,7 +33,7 @@ RATE = 16_000
 
 
 class SpeakerEncoder(ABC):
-    """Audio (16 kHz mono float32) -> one unit-norm speaker embedding."""
+    """Audio (16 kHz mono float32) -> one speaker embedding (compared by cosine)."""
 
     @abstractmethod
     def embed(self, audio: np.ndarray) -> np.ndarray:
@@ -94,7 +93,6 @@ class WavLMECAPAEncoder(SpeakerEncoder):
 class _CSIM(PerSampleMetric):
     needs = frozenset({"gen_audio", "voice_profile"})
     higher_is_better = True
-    encoder_weights: ClassVar[str]
 
     def setup(self, device: str) -> None:
         self.encoder = self.make_encoder(device)
@@ -102,7 +100,7 @@ class _CSIM(PerSampleMetric):
 
     @abstractmethod
     def make_encoder(self, device: str) -> SpeakerEncoder:
-        ...
+        """The speaker encoder on its verified weights (MissingWeightsError when absent)."""
 
     def embedding(self, clip: Clip) -> np.ndarray:
         try:
