@@ -27,10 +27,9 @@ import math
 import numpy as np
 import pysptk
 import pyworld
-from fastdtw import fastdtw
-from scipy.spatial.distance import euclidean
 
 from bench.errors import BadInputError
+from metrics.align import dtw_path
 from metrics.base import Pair, PerSampleMetric, register_metric
 
 RATE = 22050
@@ -52,12 +51,11 @@ def mcd(ref: np.ndarray, syn: np.ndarray, mode: str, corrected: bool = False) ->
     itype = 4 if corrected else 3
     a, b = mcep(ref, itype), mcep(syn, itype)
     if mode == "plain":
-        path = [(i, i) for i in range(len(a))]
+        path = np.repeat(np.arange(len(a))[:, None], 2, axis=1)
     else:
-        _, path = fastdtw(a[:, 1:], b[:, 1:], dist=euclidean)
-    ia, ib = zip(*path)
+        path = dtw_path(a[:, 1:], b[:, 1:])
     first = 1 if corrected else 0  # pymcd keeps c0 in the distance
-    diff = a[list(ia), first:] - b[list(ib), first:]
+    diff = a[path[:, 0], first:] - b[path[:, 1], first:]
     value = DB_CONST * np.sqrt((diff * diff).sum(-1)).sum() / len(path)
     if mode == "dtw_sl":
         value *= max(len(a), len(b)) / min(len(a), len(b))

@@ -20,6 +20,7 @@ Ids name the model, the decoding and the normalisation:
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -78,11 +79,10 @@ class _WER(PerSampleMetric):
         return totals["errors"] / totals["ref_words"] if totals.get("ref_words") else None
 
 
-def _package_backend(kind: type[Transcriber], metric: Metric, name: str, device: str) -> Transcriber:
+def _package_backend(make: Callable[[Path], Transcriber], metric: Metric, name: str) -> Transcriber:
     """A backend on registry weights; a missing package is reported like missing weights."""
-    path = metric.shipped_weights_file(name)
     try:
-        return kind(path.parent if kind is FasterWhisper else path, device)  # type: ignore[call-arg]
+        return make(metric.shipped_weights_file(name))
     except ConfigError as exc:
         raise MissingWeightsError(f"{metric.id}: {exc}") from exc
 
@@ -91,7 +91,8 @@ class _LargeV3CT2(_WER):
     weights = ("whisper-large-v3-ct2",)
 
     def backend(self, device: str) -> Transcriber:
-        return _package_backend(FasterWhisper, self, "whisper-large-v3-ct2", device)
+        # the registry entry's file is model.bin; faster-whisper takes its directory
+        return _package_backend(lambda p: FasterWhisper(p.parent, device), self, "whisper-large-v3-ct2")
 
 
 @register_metric
@@ -116,7 +117,7 @@ class WERLargeV3OpenAI(_WER):
     description = "WER of openai-whisper large-v3 (greedy) with Whisper's English normaliser"
 
     def backend(self, device: str) -> Transcriber:
-        return _package_backend(OpenAIWhisper, self, "whisper-large-v3", device)
+        return _package_backend(lambda p: OpenAIWhisper(p, device), self, "whisper-large-v3")
 
 
 class CT2DirWER(_WER):
