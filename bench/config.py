@@ -24,7 +24,8 @@ DEFAULT_METRICS = ("fvd@i3d-tfhub/16f-stride16/224-tf1bilinear-squash/pm1/cov-bi
                    "fad@vggish-fadpkg/16k/examples-all/pre-relu/cov-unbiased", "mcd@pymcd/dtw/16k",
                    "stoi@pystoi/16k/truncate", "estoi@pystoi/16k/truncate", "pesq@itu-p862.2/wb/16k",
                    "f0rmse@espnet-harvest/16k/log/dtw-mcep", "dnsmos-ovrl@speechmos-p835/16k",
-                   "csim@resemblyzer-ge2e/16k/vs-voice-profile", "wer@whisper-large-v3-ct2/beam5/norm-en")
+                   "csim@resemblyzer-ge2e/16k/vs-voice-profile", "wer@whisper-large-v3-ct2/beam5/norm-en",
+                   "lse-d@syncnet-v2/s3fd-track100/vshift15", "lse-c@syncnet-v2/s3fd-track100/vshift15")
 
 
 @dataclass(frozen=True)

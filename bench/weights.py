@@ -171,6 +171,18 @@ register(WeightsEntry(
     notes="UniSpeech's speaker-verification fine-tune (Vox1-O EER 0.431), linked from "
           "microsoft/UniSpeech downstreams/speaker_verification/README.md. Google Drive serves a "
           "confirmation page to scripts: download it in a browser and `bench weights import`."))
+register(WeightsEntry(
+    "syncnet-v2", "syncnet_v2.model", UNKNOWN, "MIT (joonson/syncnet_python LICENSE.md)",
+    "lse-d, lse-c (SyncNet lip and audio towers)",
+    urls=("http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",),
+    notes="The state dict joonson/syncnet_python's download_model.sh fetches (no published hash); "
+          "Wav2Lip's evaluation/scores_LSE uses the same file."))
+register(WeightsEntry(
+    "s3fd", "sfd_face.pth", UNKNOWN, "MIT (joonson/syncnet_python; S3FD port by cs-giung/face-detection-pytorch)",
+    "lse-d, lse-c with s3fd-track protocols (S3FD face detector)",
+    urls=("https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth",),
+    notes="syncnet_python's detectors/s3fd/weights/sfd_face.pth (download_model.sh; no published hash)."))
+
 
 def cache_dir() -> Path:
     return Path(os.environ.get("BENCH_WEIGHTS", paths.home() / "weights")).expanduser()

@@ -169,8 +169,8 @@ def register_metric(cls: type[Metric]) -> type[Metric]:
 
 
 def _load_builtin() -> None:
-    from metrics import (csim, dnsmos, f0, fad, fid, fvd, fvmd, idsim, kid, lmd, mcd, paired, pesq_wb,  # noqa: F401
-                         stoi, wer)
+    from metrics import (csim, dnsmos, f0, fad, fid, fvd, fvmd, idsim, kid, lmd, lse, mcd, paired,  # noqa: F401
+                         pesq_wb, stoi, wer)
 
 
 def get_metric(name: str, random_weights: bool = False) -> Metric:
@@ -182,6 +182,10 @@ def get_metric(name: str, random_weights: bool = False) -> Metric:
         from metrics.wer import from_spec
 
         return from_spec(name, random_weights)
+    from metrics import lse
+
+    if (m := lse.from_spec(name, random_weights)) is not None:  # LSE with another minimum track length
+        return m
     family = [m for m in _REGISTRY.values() if m.id.split("@")[0] == name and getattr(m, "default", False)]
     if len(family) == 1:
         return family[0](random_weights)
