@@ -72,6 +72,8 @@ def test_demo_run_produces_results_for_the_controls(tmp_path, monkeypatch, capsy
     # FAD and WER need weights that cannot be downloaded here: reported missing, with the fix
     assert m["gt"][FAD]["status"] == "missing" and "bench weights fetch vggish" in m["gt"][FAD]["error"]
     assert m["gt"][WER]["status"] == "missing"
+    lse = "lse-d@syncnet-v2/s3fd-track100/vshift15"
+    assert m["gt"][lse]["status"] == "missing" and "bench weights fetch syncnet-v2" in m["gt"][lse]["error"]
     per_sample = (STOI, ESTOI, MCD, PESQ, F0, DNSMOS, CSIM, PSNR, SSIM, IDSIM)
     assert all(m[g][k]["n"] == 8 for g in m for k in (*per_sample, FVD))
     assert len(metric_lines(run_dir)) == 3 * 8 * len(per_sample)
