@@ -29,6 +29,11 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return resample_poly(x, ratio.numerator, ratio.denominator).astype(np.float32)
 
 
+def to_pcm16(x: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] as the int16 samples a 16-bit file holds (x * 32768, rounded, clipped)."""
+    return np.clip(np.round(x.astype(np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+
+
 def to_mono(x: np.ndarray) -> np.ndarray:
     """Average channels of a [samples, channels] array (1-D input is returned as is)."""
     return x if x.ndim == 1 else x.mean(axis=1)

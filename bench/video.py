@@ -24,6 +24,7 @@ import av
 import numpy as np
 
 from bench.atomic import atomic_path
+from bench.audio import to_pcm16
 from bench.errors import BadInputError
 
 FPS = 25.0
@@ -202,7 +203,7 @@ def write_video(path: str | Path, frames: Iterator[np.ndarray], fps: float = FPS
                 n += 1
             out.mux(stream.encode(None))
             if astream is not None:
-                pcm = np.clip(np.round(audio[0] * 32768), -32768, 32767).astype(np.int16)[None, :]
+                pcm = to_pcm16(audio[0])[None, :]
                 aframe = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
                 aframe.sample_rate = audio[1]
                 out.mux(astream.encode(aframe))

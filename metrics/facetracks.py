@@ -179,8 +179,8 @@ def _track_shot(faces: list[list[dict]], cfg: TrackConfig) -> list[Track]:
                 tracks.append(Track(full, boxes))
 
 
-def face_tracks(frames: np.ndarray, detector: Detector, cfg: TrackConfig) -> tuple[list[Track], int]:
-    """The clip's face tracks and the number of frames the detector ran on."""
+def face_tracks(frames: np.ndarray, detector: Detector, cfg: TrackConfig) -> list[Track]:
+    """The clip's face tracks, shot by shot."""
     scenes = shots(frames)
     dets = detect(frames, detector, scenes, cfg)
     tracks = []
@@ -188,7 +188,7 @@ def face_tracks(frames: np.ndarray, detector: Detector, cfg: TrackConfig) -> tup
         if e - s >= cfg.min_track:
             faces = [[{"frame": i, "bbox": list(b[:4])} for b in dets[i]] for i in range(s, e)]
             tracks.extend(_track_shot(faces, cfg))
-    return tracks, len(frames)
+    return tracks
 
 
 def crop_boxes(track: Track) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

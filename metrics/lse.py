@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from python_speech_features import mfcc
 
+from bench.audio import to_pcm16
 from bench.clip import Clip
 from bench.errors import BadInputError
 from metrics.base import Metric, Pair, PerSampleMetric, Score, register_metric
@@ -61,8 +62,7 @@ class SyncResult:
 
 def mfcc_int16(audio: np.ndarray) -> np.ndarray:
     """[13, steps] MFCCs of float audio in [-1, 1], computed on the int16 values the reference reads."""
-    pcm = np.clip(np.round(audio.astype(np.float64) * 32768.0), -32768, 32767).astype(np.int16)
-    return mfcc(pcm, RATE).T
+    return mfcc(to_pcm16(audio), RATE).T
 
 
 def windows(n_frames: int, n_samples: int) -> int:
@@ -166,7 +166,7 @@ class _LSE(PerSampleMetric):
             res = [self._score(clip, whole_frames(frames), audio, "clip")]
             return {"tracks": 1, "frames": len(frames), "samples": len(audio)}, res
         cfg = TrackConfig(min_track=self.min_track, every=self.detect_every)
-        tracks, _ = face_tracks(frames, self.detector, cfg)
+        tracks = face_tracks(frames, self.detector, cfg)
         info = {"tracks": len(tracks), "frames": len(frames), "samples": len(audio)}
         if not tracks:
             raise BadInputError(clip.video_path, f"not scored: no face track (S3FD conf {FACEDET_CONF}, more than "

@@ -13,7 +13,7 @@ import pytest
 import torch
 from scipy.io import wavfile
 
-from bench.audio import write_wav
+from bench.audio import to_pcm16, write_wav
 from bench.clip import Clip
 from bench.errors import BadInputError
 from bench.video import read_frames, write_video
@@ -84,14 +84,13 @@ def test_lse_matches_reference_on_same_crops(reference_nets, clips, name, tmp_pa
     inst = reference_module("syncnet_python", "SyncNetInstance")
     ref, _ = reference_nets
     frames, audio = clips[name]
-    tracks, _ = face_tracks(frames, dlib_detector(), TrackConfig())
+    tracks = face_tracks(frames, dlib_detector(), TrackConfig())
     assert tracks
     t = tracks[0]
     for i, c in enumerate(track_crops(frames, t)):
         cv2.imwrite(str(tmp_path / f"{i:06d}.jpg"), c[..., ::-1])
     seg = audio[t.start * SAMPLES_PER_FRAME:(t.end + 1) * SAMPLES_PER_FRAME]
-    pcm = np.clip(np.round(seg.astype(np.float64) * 32768), -32768, 32767).astype(np.int16)
-    wavfile.write(tmp_path / "audio.wav", 16000, pcm)
+    wavfile.write(tmp_path / "audio.wav", 16000, to_pcm16(seg))
     opt = types.SimpleNamespace(tmp_dir=str(tmp_path), batch_size=20, vshift=15)
     offset, conf, dist = inst.SyncNetInstance(ref, device="cpu").evaluate(opt)
     capsys.readouterr()
@@ -174,7 +173,7 @@ def test_shot_cuts_match_pyscenedetect(clips, tmp_path):
 @pytest.mark.parametrize("name", TALKING)
 def test_tracks_and_crops_centred_on_the_face(clips, name):
     frames, _ = clips[name]
-    tracks, _ = face_tracks(frames, dlib_detector(), TrackConfig())
+    tracks = face_tracks(frames, dlib_detector(), TrackConfig())
     assert len(tracks) == 1  # one speaker
     t = tracks[0]
     assert t.end - t.start + 1 >= 0.9 * len(frames)
@@ -204,9 +203,9 @@ def test_detecting_every_fifth_frame_gives_the_same_crops(clips, name):
     def counted(fs):
         calls["n"] += len(fs)
         return hog(fs)
-    full, _ = face_tracks(frames, counted, TrackConfig())
+    full = face_tracks(frames, counted, TrackConfig())
     n_full, calls["n"] = calls["n"], 0
-    skip, _ = face_tracks(frames, counted, TrackConfig(every=5))
+    skip = face_tracks(frames, counted, TrackConfig(every=5))
     assert len(full) == len(skip) == 1
     assert (full[0].start, full[0].end) == (skip[0].start, skip[0].end)
     a, b = np.stack(crop_boxes(full[0])), np.stack(crop_boxes(skip[0]))
