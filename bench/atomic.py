@@ -33,10 +33,16 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
             tmp_path.unlink()
 
 
+def write_text(target: str | Path, text: str) -> None:
+    """Atomically write a UTF-8 text file (creating its directory)."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o644)  # mkstemp makes 0600; reports and results are meant to be read by others
+
+
 def write_json(target: str | Path, obj: Any) -> None:
     """Atomically write pretty JSON."""
-    with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text(target, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def link_or_copy(src: str | Path, dst: str | Path) -> None:

@@ -1,4 +1,4 @@
-"""`bench`: command-line entry point (run, split, weights, runs, datasets, models, metrics)."""
+"""`bench`: command-line entry point (run, report, compare, split, weights, runs, datasets, models, metrics)."""
 
 from __future__ import annotations
 
@@ -24,11 +24,31 @@ def _run(args: argparse.Namespace) -> int:
     cli = {"dataset": args.dataset, "root": args.root, "split": args.split, "models": args.models,
            "metrics": args.metrics, "device": args.device, "limit": args.limit, "out": args.out, "seed": args.seed,
            "asr": args.asr, "shard": args.shard, "strict": args.strict or None,
-           "random_weights": args.random_weights or None, "workers": args.workers, "preprocess": pre or None}
+           "random_weights": args.random_weights or None, "workers": args.workers, "preprocess": pre or None,
+           "bootstrap": args.bootstrap, "set_bootstrap": args.set_bootstrap}
     cfg = config.build(cli, file_data)
     result = Runner(cfg).run()
     print(summary_table(result.summary))
     print(f"\nrun {result.run_id}: results in {result.run_dir}")
+    return result.exit_code
+
+
+def _report(args: argparse.Namespace) -> int:
+    from reports.report import make_report
+
+    tables = [t.strip() for t in args.tables.split(",") if t.strip()] if args.tables else None
+    print(make_report(args.runs, args.format, args.out, tables, args.layout, args.with_paper, args.ci,
+                      args.media_samples))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from reports.compare import compare, load_tolerances, markdown
+    from reports.runs import load_run
+
+    base, new = load_run(args.base), load_run(args.new)
+    result = compare(base, new, load_tolerances(args.tolerance))
+    print(markdown(result, base, new))
     return result.exit_code
 
 
@@ -133,10 +153,31 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--asr", help="transcription backend for datasets without transcripts, e.g. faster-whisper:DIR")
     r.add_argument("--crop", choices=["face", "center", "none"], help="preprocessing crop (default face)")
     r.add_argument("--size", type=int, help="preprocessed frame size (default 512)")
+    r.add_argument("--bootstrap", type=int, help="bootstrap resamples for per-sample metrics' CIs (default 1000)")
+    r.add_argument("--set-bootstrap", type=int,
+                   help="evaluation-set resamples for distributional metrics' CIs, one Fréchet distance each (default 100)")
     r.add_argument("--random-weights", action="store_true",
                    help="run network metrics on seeded random weights (results marked uncalibrated)")
     r.add_argument("--config", help="YAML/JSON config file; flags override it")
     r.set_defaults(func=_run)
+
+    rp = sub.add_parser("report", help="the paper's tables (md, latex, csv) or an HTML report from stored runs")
+    rp.add_argument("runs", nargs="+", help="run directories or run ids (bench runs lists them)")
+    rp.add_argument("--format", default="md", choices=["md", "latex", "csv", "html"])
+    rp.add_argument("--out", help="directory to write into (default: print; html: ./report.html)")
+    rp.add_argument("--tables", help="comma-separated: table1..table5, supp2, fts-video, fts-speech, all (default: every one with data)")
+    rp.add_argument("--layout", help="YAML: display names and the models that are Tables 4-5 / supp2's rows")
+    rp.add_argument("--with-paper", action="store_true", help="add the papers' published numbers as reference rows")
+    rp.add_argument("--ci", default="pm", choices=["pm", "interval", "none"],
+                    help="CI as ± half-width (default), [lo, hi], or not shown")
+    rp.add_argument("--media-samples", type=int, default=2, help="html: samples with frame strips, spectrograms, videos")
+    rp.set_defaults(func=_report)
+
+    cp = sub.add_parser("compare", help="CI gate: metric deltas NEW vs BASE (exit 1 regression, 2 incomparable)")
+    cp.add_argument("base", help="baseline run directory or id")
+    cp.add_argument("new", help="new run directory or id")
+    cp.add_argument("--tolerance", help="YAML {default: {abs, rel}, <metric id or family>: {abs, rel}}")
+    cp.set_defaults(func=_compare)
 
     s = sub.add_parser("split", help="write a held-out split manifest")
     s.add_argument("--dataset", required=True)

@@ -44,6 +44,10 @@ class RunConfig:
     strict: bool = False
     random_weights: bool = False  # networks on seeded random weights: numbers marked uncalibrated
     workers: int = 0  # processes for DSP metrics (MCD, STOI, ...); 0 = one per CPU core; not in numbers_key
+    # bootstrap draws for the CIs (per-sample values; evaluation-set resamples for distributional
+    # metrics); not in numbers_key: re-running with other counts only recomputes the summary
+    bootstrap: int = 1000
+    set_bootstrap: int = 100
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
 
     def numbers_key(self, split_sha256: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -21,3 +22,13 @@ def demo_dir() -> Path:
 
 def index_path() -> Path:
     return home() / "runs.sqlite"
+
+
+def safe_name(name: str) -> str:
+    """A model label or extractor id as one path component."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def output_dir(run_dir: Path, model: str, sample: str) -> Path:
+    """Where a run keeps one model's outputs for one sample."""
+    return run_dir / "outputs" / safe_name(model) / sample

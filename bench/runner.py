@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from tqdm import tqdm
 from bench import index, paths, provenance
 from bench.asr import make_transcriber
 from bench.atomic import atomic_path, write_json
+from bench.bootstrap import BootstrapConfig, draws, percentile_ci
 from bench.clip import Clip
 from bench.config import RunConfig
 from bench.datasets import get_dataset
@@ -51,10 +51,6 @@ class RunResult:
     run_dir: Path
     summary: dict[str, Any]
     exit_code: int
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
 def _resolve_device(device: str) -> str:
@@ -175,7 +171,8 @@ class Runner:
             if prev is None or prev.status != "ok":
                 writer.write(Record("preprocess", sid, "ok", seconds=time.perf_counter() - t0,
                                     extra={"num_frames": s.num_frames, "text_source": s.text_source,
-                                           "cache_key": s.meta["cache_key"]}))
+                                           "cache_key": s.meta["cache_key"], "video": str(s.video),
+                                           "audio": str(s.audio)}))
         return ok
 
     def _generate(self, writer: ResultsWriter, ok_ids: list[str], done: set) -> dict[tuple[str, str], Clip]:
@@ -184,7 +181,7 @@ class Runner:
         ready: set[str] = set()
         todo = [(g, sid) for g in self.generators for sid in ok_ids]
         for g, sid in tqdm(todo, desc="generate", unit="output", disable=None):
-            out_dir = self.run_dir / "outputs" / _safe(g.label) / sid
+            out_dir = paths.output_dir(self.run_dir, g.label, sid)
             meta = _read_meta(out_dir)
             if meta is None:
                 if g.label not in ready:
@@ -262,7 +259,7 @@ class Runner:
         """Features are cached across runs by extractor + weights, then by clip content: a second
         model on the same split computes only its own side, and an output identical to the ground
         truth (or to an earlier run's) is never recomputed."""
-        return paths.home() / "features" / f"{_safe(m.extractor)}-{sha256_json(m.feature_key())[:10]}"
+        return paths.home() / "features" / f"{paths.safe_name(m.extractor)}-{sha256_json(m.feature_key())[:10]}"
 
     def _feature_path(self, m: DistributionalMetric, content: str) -> Path:
         return self._feature_dir(m) / f"{content}.npy"
@@ -325,18 +322,37 @@ class Runner:
                                  sha256_json([m.feature_key(), ref_keys]))
                 try:
                     value = float(m.reduce(gen, ref))
-                    out[(g.label, m.id)] = {**entry, "status": "ok", "value": value, "mean": value}
+                    out[(g.label, m.id)] = {**entry, "status": "ok", "value": value, "mean": value,
+                                            **self._set_ci(m, g.label, gen, ref)}
                 except BenchError as exc:
                     log.error("%s for %s failed: %s", m.id, g.label, exc)
                     out[(g.label, m.id)] = {**entry, "status": "failed", "error": str(exc)}
         return out
 
+    @property
+    def _boot(self) -> BootstrapConfig:
+        return BootstrapConfig(self.cfg.bootstrap, self.cfg.set_bootstrap, self.cfg.seed)
+
+    def _set_ci(self, m: DistributionalMetric, label: str, gen: FeatureSet, ref: FeatureSet) -> dict[str, Any]:
+        """The set-resampling bootstrap CI of a distributional metric (empty when it cannot be had)."""
+        b = self._boot
+        if b.set_resamples < 1 or len(gen) < 2:
+            return {}
+        try:
+            stats = m.resampled(gen, ref, draws(len(gen), b.set_resamples, b.seed))
+        except BenchError as exc:
+            log.warning("%s for %s: no CI: %s", m.id, label, exc)
+            return {"ci_error": str(exc)}
+        return {"ci": list(percentile_ci(stats, b.level)), "ci_level": b.level,
+                "ci_method": f"set bootstrap (clips resampled), {b.set_resamples} resamples, seed {b.seed}"}
+
     def _finish(self, prov: dict[str, Any], missing: dict[str, str]) -> RunResult:
         records = read_records(self.run_dir / "results")
         summary = summarize(records, len(self.sample_ids), [g.label for g in self.generators], self.metrics,
-                            self._reduce(records), missing)
+                            self._reduce(records), missing, self._boot)
         summary.update(run_id=self.run_id, dataset=self.cfg.dataset, split_sha256=self.split_sha,
-                       shard=list(self.cfg.shard), mismatches=[m.__dict__ for m in self.mismatches])
+                       shard=list(self.cfg.shard), mismatches=[m.__dict__ for m in self.mismatches],
+                       bootstrap=asdict(self._boot))
         write_json(self.run_dir / "summary.json", summary)
         metric_recs = [r for r in records.values() if r.stage == "metric"]
         all_failed = summary["preprocessed"] == 0 or (metric_recs and all(r.status == "failed" for r in metric_recs))

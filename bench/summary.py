@@ -1,5 +1,6 @@
 """Aggregate per-sample records into the run summary: per model and metric the mean, standard
-deviation, N and coverage (scored samples / samples in the split), plus failures by stage."""
+deviation, bootstrap CI of the mean, N and coverage (scored samples / samples in the split), plus
+failures by stage."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from typing import Any
 
 import numpy as np
 
+from bench.bootstrap import BootstrapConfig, mean_ci
 from bench.results import Record
 
 
 def summarize(records: dict[tuple[str, str, str, str], Record], n_samples: int, models: list[str],
               metrics: list[Any], dist_values: dict[tuple[str, str], dict[str, Any]],
-              missing: dict[str, str]) -> dict[str, Any]:
-    """`metrics` are Metric instances; `dist_values[(model, metric_id)]` holds distributional results."""
+              missing: dict[str, str], boot: BootstrapConfig = BootstrapConfig()) -> dict[str, Any]:
+    """`metrics` are Metric instances; `dist_values[(model, metric_id)]` holds distributional results
+    (with their set-bootstrap CI); per-sample CIs are drawn here with `boot`."""
     values: dict[tuple[str, str], list[float]] = defaultdict(list)
     frames: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # used, offered (where reported)
     failed: dict[tuple[str, str], int] = defaultdict(int)
@@ -54,6 +57,9 @@ def summarize(records: dict[tuple[str, str, str, str], Record], n_samples: int, 
                              failed=failed[(model, m.id)], coverage=len(v) / n_samples if n_samples else 0.0,
                              mean=float(v.mean()) if len(v) else None,
                              std=float(v.std(ddof=1)) if len(v) > 1 else None)
+                if (ci := mean_ci(v, boot.resamples, boot.seed, boot.level)) is not None:
+                    entry.update(ci=list(ci), ci_level=boot.level,
+                                 ci_method=f"per-sample bootstrap, {boot.resamples} resamples, seed {boot.seed}")
                 if (model, m.id) in sums:
                     totals = dict(sums[(model, m.id)])
                     entry.update(totals=totals, corpus=m.corpus(totals))

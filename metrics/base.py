@@ -21,7 +21,7 @@ import torch
 from bench import paths
 from bench import weights as registry
 from bench.clip import Clip
-from bench.errors import ConfigError
+from bench.errors import BadInputError, ConfigError
 from bench.sample import Sample
 
 RANDOM_SEED = 0  # random weights (only with --random-weights) are drawn from this seed
@@ -152,6 +152,12 @@ class DistributionalMetric(Metric):
     @abstractmethod
     def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
         """One number from the two sets' features."""
+
+    def resampled(self, generated: FeatureSet, reference: FeatureSet, counts: np.ndarray) -> np.ndarray:
+        """The metric on each set-bootstrap draw: counts[b, i] copies of clip i on both sides (the
+        sets are paired clip by clip). Fréchet metrics implement it (metrics.frechet.FrechetReduce);
+        others have no CI (KID: one reduce is 300 kernel products, a hundred draws is too slow)."""
+        raise BadInputError(None, f"{self.id}: no set-resampling bootstrap for this metric")
 
     def feature_key(self) -> str:
         """Extractor id plus the loaded weights: what the cached features depend on (after setup)."""

@@ -21,15 +21,13 @@ one 2048-d sample per file. Weights: `pann-cnn14-16k` (Zenodo), not downloadable
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 import torch
 
 from bench.clip import Clip
 from bench.errors import BadInputError
-from metrics.base import DistributionalMetric, FeatureSet, register_metric
-from metrics.frechet import set_distance
+from metrics.base import DistributionalMetric, register_metric
+from metrics.frechet import FrechetReduce
 from metrics.nets.infer import for_inference
 from metrics.nets import pann
 from metrics.nets.vggish import BANDS, DIM, EXAMPLE, RATE, VGGish, examples
@@ -37,17 +35,13 @@ from metrics.nets.vggish import BANDS, DIM, EXAMPLE, RATE, VGGish, examples
 BATCH = 32  # examples per forward (≈ 31 s of audio); embeddings do not depend on it
 
 
-class _FAD(DistributionalMetric):
+class _FAD(FrechetReduce, DistributionalMetric):
     """Audio embeddings of both sides, Fréchet distance with N-1 covariance (the package's np.cov)."""
 
     modality = "audio"
     needs = frozenset({"gen_audio", "gt_audio"})
     higher_is_better = False
     device = "gpu-able"
-    dim: ClassVar[int]
-
-    def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
-        return set_distance(generated, reference, self.dim, 1, reference.cache_path("gauss-ddof1"))
 
 
 @register_metric

@@ -26,8 +26,8 @@ import torch.nn.functional as F
 
 from bench.clip import Clip
 from bench.errors import BadInputError
-from metrics.base import DistributionalMetric, FeatureSet, register_metric
-from metrics.frechet import set_distance
+from metrics.base import DistributionalMetric, register_metric
+from metrics.frechet import FrechetReduce
 from metrics.nets.fold import fold_batchnorm
 from metrics.nets.inception import FIDInceptionV3
 from metrics.nets.resize import resize_bilinear_tf1
@@ -75,12 +75,11 @@ class InceptionFrames(DistributionalMetric):
         return np.concatenate(out)
 
 
-class _FID(InceptionFrames):
+class _FID(FrechetReduce, InceptionFrames):
     higher_is_better = False
     description = "Fréchet Inception Distance over video frames (InceptionV3 pool3, 2048-d)"
 
-    def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
-        return set_distance(generated, reference, DIM, 1, reference.cache_path("gauss-ddof1"))
+    dim = DIM
 
 
 @register_metric

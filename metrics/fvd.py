@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from bench import weights as registry
 from bench.clip import Clip
 from bench.errors import BadInputError
-from metrics.base import DistributionalMetric, FeatureSet, register_metric
-from metrics.frechet import set_distance
+from metrics.base import DistributionalMetric, register_metric
+from metrics.frechet import FrechetReduce
 from metrics.nets.fold import fold_batchnorm
 from metrics.nets.i3d import I3D, load_flax, load_videogpt
 from metrics.nets.resize import resize_bilinear_tf1
@@ -55,14 +55,14 @@ def clip_starts(num_frames: int, sampling: str) -> list[int]:
     return list(range(0, num_frames - CLIP + 1, CLIP))
 
 
-class _FVD(DistributionalMetric):
+class _FVD(FrechetReduce, DistributionalMetric):
     needs = frozenset({"gen_video", "gt_video"})
     higher_is_better = False
     weights = ("i3d-tfhub",)
     device = "gpu-able"
     sampling: ClassVar[str]
     resize: ClassVar[str] = "tf1"
-    ddof: ClassVar[int] = 0
+    dim, ddof, eps = DIM, 0, 0.0  # StyleGAN-V: biased covariance, no eps fallback
     description = "Fréchet Video Distance (I3D Kinetics-400 logits of 16-frame clips, TF-Hub weights)"
 
     def setup(self, device: str) -> None:
@@ -88,10 +88,6 @@ class _FVD(DistributionalMetric):
                 x = preprocess(torch.from_numpy(batch).to(self.dev), self.resize)
                 out.append(self.net(x.contiguous(memory_format=torch.channels_last_3d)).cpu().numpy())
         return np.concatenate(out)
-
-    def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
-        return set_distance(generated, reference, DIM, self.ddof, reference.cache_path(f"gauss-ddof{self.ddof}"),
-                            eps=0.0)
 
 
 @register_metric

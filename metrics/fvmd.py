@@ -25,8 +25,8 @@ import torch.nn.functional as F
 
 from bench.clip import Clip
 from bench.errors import BadInputError
-from metrics.base import DistributionalMetric, FeatureSet, register_metric
-from metrics.frechet import set_distance
+from metrics.base import DistributionalMetric, register_metric
+from metrics.frechet import FrechetReduce
 from metrics.nets.pips2 import Pips
 
 S, GRID, SIZE, ITERS = 16, 20, 256, 16
@@ -79,7 +79,7 @@ def window_features(trajs: np.ndarray, paper_acc: bool) -> np.ndarray:
     return np.concatenate([motion_histograms(vel), motion_histograms(acc)], 1)
 
 
-class _FVMD(DistributionalMetric):
+class _FVMD(FrechetReduce, DistributionalMetric):
     needs = frozenset({"gen_video", "gt_video"})
     higher_is_better = False
     weights = ("pips2",)
@@ -87,6 +87,7 @@ class _FVMD(DistributionalMetric):
     description = "Fréchet Video Motion Distance (PIPs++ point tracks, motion histograms)"
     stride: ClassVar[int]
     paper_acc: ClassVar[bool]
+    dim, eps, always_eps = DIM, 1e-5, True  # the fvmd package adds eps·I always
 
     def setup(self, device: str) -> None:
         path = self.weights_file("pips2")
@@ -111,9 +112,6 @@ class _FVMD(DistributionalMetric):
                 out.append(window_features(trajs, self.paper_acc))
         return np.concatenate(out)
 
-    def reduce(self, generated: FeatureSet, reference: FeatureSet) -> float:
-        return set_distance(generated, reference, DIM, 1, reference.cache_path("gauss-ddof1"),
-                            eps=1e-5, always_eps=True)
 
 
 @register_metric

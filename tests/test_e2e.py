@@ -83,6 +83,15 @@ def test_demo_run_produces_results_for_the_controls(tmp_path, monkeypatch, capsy
     assert "| gt |" in out and "coverage 100%" in out
     assert main(["runs"]) == 0
     assert run_dir.name in capsys.readouterr().out
+    # bootstrap CIs: per-sample (STOI) and set-resampling (FVD: 48 clips of 400-d features)
+    assert m["static"][FVD]["ci"][0] < m["static"][FVD]["value"] < m["static"][FVD]["ci"][1]
+    assert m["shuffled"][STOI]["ci"][0] < m["shuffled"][STOI]["mean"] < m["shuffled"][STOI]["ci"][1]
+    assert s["bootstrap"] == {"resamples": 1000, "set_resamples": 100, "seed": 0, "level": 0.95}
+    # the report and the gate read this run
+    assert main(["report", run_dir.name, "--format", "html", "--out", "rep", "--media-samples", "1"]) == 0
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert page.count("data:video/mp4;base64,") == 3 and "Table 1: video pipeline" in page  # GT, static, shuffled
+    assert main(["compare", str(run_dir), str(run_dir)]) == 0
 
 
 def test_same_config_gives_the_same_numbers(tmp_path, monkeypatch):

@@ -1,0 +1,214 @@
+"""The paper's tables as data: which metric families, which rows, and the cells built from stored
+runs (and, with --with-paper, the published numbers). Renderers (reports/render.py) only format.
+
+A column is a metric family (the part of a metric id before '@'); a run's cell is the run's
+metric of that family (a run holding two variants of one family uses the first in its metric
+order, and every table lists the exact ids it used). Rows are grouped by dataset; within a
+group the best calibrated value of each column is marked, the ground truth and paper rows
+excluded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reports.runs import Run
+
+GROUND_TRUTH = "gt"
+PAPER_FILE = Path(__file__).with_name("paper_numbers.yaml")
+
+
+@dataclass(frozen=True)
+class Column:
+    family: str
+    label: str
+    higher_is_better: bool
+
+    @property
+    def header(self) -> str:
+        return f"{self.label} {'↑' if self.higher_is_better else '↓'}"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: str
+    title: str
+    columns: tuple[Column, ...]
+    flags: tuple[str, ...] = ()  # check-mark columns (Table 4's components), given per row by the layout
+    needs_layout: bool = False  # rows are ablation variants: only the layout can say which models they are
+
+
+def _c(family: str, label: str, up: bool = False) -> Column:
+    return Column(family, label, up)
+
+
+FID, FVD, FVMD = _c("fid", "FID"), _c("fvd", "FVD"), _c("fvmd", "FVMD")
+FAD, MCD, STOI = _c("fad", "FAD"), _c("mcd", "MCD"), _c("stoi", "STOI", True)
+SPECS: tuple[TableSpec, ...] = (
+    TableSpec("table1", "Table 1: video pipeline evaluation per dataset", (FID, FVD, FVMD)),
+    TableSpec("table2", "Table 2: audio pipeline evaluation per dataset", (FAD, MCD, STOI)),
+    TableSpec("table3", "Table 3: audio-visual synchronisation", (_c("lse-c", "LSE-C", True), _c("lse-d", "LSE-D"))),
+    TableSpec("table4", "Table 4: ablation of the transformers", (FID, FVD, FVMD, FAD, MCD, STOI),
+              flags=("ETE", "STE", "DC", "EC"), needs_layout=True),
+    TableSpec("table5", "Table 5: ablation of the encoders", (FID, FVD, FVMD, FAD, MCD, STOI), needs_layout=True),
+    TableSpec("supp2", "Supplement Table 2: shared (STE) vs explicit (ETE) transformer encoders per dataset",
+              (FAD, MCD, STOI, FID, FVD, FVMD), needs_layout=True),
+    TableSpec("fts-video", "Faces that Speak, Tables 1-2: one-shot talking faces",
+              (FID, _c("id-sim", "ID-SIM", True), _c("lse-c", "LSE-C", True), _c("diversity", "Diversity", True))),
+    TableSpec("fts-speech", "Faces that Speak, Table 3: synthesised speech",
+              (_c("wer", "WER"), MCD, _c("csim", "C-SIM", True), _c("f0rmse", "F0 RMSE"))),
+)
+SPEC_BY_KEY = {s.key: s for s in SPECS}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One number and what goes with it; `status` other than ok says why there is no number."""
+
+    status: str  # ok | missing | failed | n/a | absent (no metric of this family in the run)
+    value: float | None = None
+    ci: tuple[float, float] | None = None
+    std: float | None = None
+    n: int = 0
+    coverage: float | None = None
+    calibrated: bool = True
+    metric_id: str | None = None
+    best: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    dataset: str
+    model: str  # display name
+    cells: tuple[Cell, ...]
+    source: str = "ours"  # ours | paper
+    flags: frozenset[str] = frozenset()
+    n_samples: int | None = None
+    reference: bool = False  # ground truth / paper rows: shown, never "best"
+
+
+@dataclass
+class Table:
+    spec: TableSpec
+    rows: list[Row]
+    metric_ids: dict[str, list[str]] = field(default_factory=dict)  # family -> exact ids used
+    notes: list[str] = field(default_factory=list)
+
+
+def family(metric_id: str) -> str:
+    return metric_id.split("@")[0]
+
+
+def run_cell(run: Run, model: str, col: Column) -> Cell:
+    """The cell of one run's model for a column's metric family."""
+    mid = next((m for m in run.metric_ids if family(m) == col.family), None)
+    e = run.entry(model, mid) if mid else None
+    if e is None:
+        return Cell("absent")
+    status = {"ok": "ok", "missing": "missing", "not_applicable": "n/a"}.get(e.get("status", ""), "failed")
+    value = e.get("mean", e.get("value"))
+    if status == "ok" and value is None:
+        status = "failed"
+    return Cell(status, value if status == "ok" else None, tuple(e["ci"]) if e.get("ci") else None, e.get("std"),
+                int(e.get("n", 0)), e.get("coverage"), bool(e.get("calibrated", True)), mid)
+
+
+def load_paper() -> dict[str, Any]:
+    return yaml.safe_load(PAPER_FILE.read_text(encoding="utf-8"))
+
+
+def paper_rows(spec: TableSpec, paper: dict[str, Any]) -> tuple[list[Row], str | None]:
+    """The published rows of a table and its citation (none for tables the papers lack)."""
+    t = paper["tables"].get(spec.key)
+    if not t:
+        return [], None
+    rows = [Row(r["dataset"], r["model"],
+                tuple(Cell("ok", float(r[c.family])) if c.family in r else Cell("absent") for c in spec.columns),
+                source="paper", flags=frozenset(r.get("flags", ())), reference=True) for r in t["rows"]]
+    return rows, paper["sources"][t["source"]]["citation"]
+
+
+def _layout_rows(spec: TableSpec, layout: dict[str, Any]) -> list[dict[str, Any]] | None:
+    rows = (layout.get("tables") or {}).get(spec.key, {}).get("rows")
+    return list(rows) if rows is not None else None
+
+
+def build_table(spec: TableSpec, runs: list[Run], layout: dict[str, Any] | None = None,
+                with_paper: bool = False) -> Table | None:
+    """A table from the runs (None when it needs a layout and none names its rows)."""
+    layout = layout or {}
+    names = {GROUND_TRUTH: "Groundtruth", **(layout.get("names") or {})}
+    chosen = _layout_rows(spec, layout)
+    if spec.needs_layout and chosen is None and not with_paper:
+        return None
+    table = Table(spec, [])
+    for run in runs if chosen is not None or not spec.needs_layout else []:
+        wanted = chosen if chosen is not None else [{"model": m} for m in run.models]
+        for w in wanted:
+            if w["model"] not in run.summary["metrics"]:
+                continue
+            cells = tuple(run_cell(run, w["model"], c) for c in spec.columns)
+            if all(c.status in ("absent", "n/a") for c in cells):
+                continue  # e.g. a speech-only model in the video table
+            for c in cells:
+                if c.metric_id and c.metric_id not in table.metric_ids.setdefault(family(c.metric_id), []):
+                    table.metric_ids[family(c.metric_id)].append(c.metric_id)
+            table.rows.append(Row(run.dataset, w.get("name") or names.get(w["model"], w["model"]), cells,
+                                  flags=frozenset(w.get("flags", ())), n_samples=run.summary.get("n_samples"),
+                                  reference=w["model"] == GROUND_TRUTH))
+    if spec.needs_layout and chosen is None:
+        table.notes.append("our rows need a layout naming the ablation models (bench report --layout FILE)")
+    if with_paper:
+        rows, citation = paper_rows(spec, load_paper())
+        table.rows.extend(rows)
+        if citation:
+            table.notes.append(f"[paper] rows: {citation}")
+    table.rows = _group(table.rows)
+    _mark_best(table)
+    return table
+
+
+def _group(rows: list[Row]) -> list[Row]:
+    """Rows by dataset in first-seen order, ours before the paper's within a dataset."""
+    order = list(dict.fromkeys(r.dataset for r in rows))
+    return sorted(rows, key=lambda r: (order.index(r.dataset), r.source != "ours"))
+
+
+def _mark_best(table: Table) -> None:
+    for ds in dict.fromkeys(r.dataset for r in table.rows):
+        idx = [i for i, r in enumerate(table.rows) if r.dataset == ds and not r.reference]
+        for j, col in enumerate(table.spec.columns):
+            vals = [(table.rows[i].cells[j].value, i) for i in idx
+                    if table.rows[i].cells[j].status == "ok" and table.rows[i].cells[j].calibrated]
+            if len(vals) < 2:
+                continue
+            best = max(v for v, _ in vals) if col.higher_is_better else min(v for v, _ in vals)
+            for v, i in vals:
+                if v == best:
+                    row = table.rows[i]
+                    cells = list(row.cells)
+                    cells[j] = replace(cells[j], best=True)
+                    table.rows[i] = replace(row, cells=tuple(cells))
+
+
+def all_metrics_spec(runs: list[Run]) -> TableSpec:
+    """Every metric family of the runs (PSNR, SSIM, KID, PESQ, ... that no paper table has)."""
+    cols: dict[str, Column] = {}
+    for run in runs:
+        for model in run.models:
+            for mid in run.metric_ids:
+                e = run.entry(model, mid) or {}
+                cols.setdefault(family(mid), Column(family(mid), family(mid).upper(), bool(e.get("higher_is_better"))))
+    return TableSpec("all", "All metrics of the runs", tuple(cols.values()))
+
+
+def build_tables(runs: list[Run], keys: list[str] | None = None, layout: dict[str, Any] | None = None,
+                 with_paper: bool = False) -> list[Table]:
+    """The paper tables (default: all of them, then `all`), skipping those without rows."""
+    keys = keys or [*SPEC_BY_KEY, "all"]
+    specs = [all_metrics_spec(runs) if k == "all" else SPEC_BY_KEY[k] for k in keys]
+    return [t for s in specs if (t := build_table(s, runs, layout, with_paper)) is not None and t.rows]
