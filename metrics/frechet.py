@@ -171,15 +171,14 @@ class FrechetReduce:
         Tr sqrtm(Σ1Σ2) is then the nuclear norm of B1·B2ᵀ (Σ = BᵀB, B the weighted centred rows),
         an SVD of a rows×rows matrix. Otherwise from per-clip moments, with `trace_sqrt_product`;
         that path raises BadInputError when the moments would exceed MOMENTS_BUDGET_BYTES."""
-        gen_rows, ref_rows = [np.asarray(x, np.float64).reshape(-1, self.dim) for x in generated], \
-            [np.asarray(x, np.float64).reshape(-1, self.dim) for x in reference]
-        if not self.always_eps and max(sum(map(len, gen_rows)), sum(map(len, ref_rows))) <= self.dim:
+        if not self.always_eps and max(_rows(generated), _rows(reference)) <= self.dim:
+            gen_rows, ref_rows = _load_rows(generated, self.dim), _load_rows(reference, self.dim)
             return np.array([_rows_distance(gen_rows, ref_rows, c, self.ddof) for c in counts])
-        need = 2 * len(gen_rows) * self.dim * self.dim * 8
-        if need > MOMENTS_BUDGET_BYTES:
+        need = 2 * len(generated) * self.dim * self.dim * 8
+        if need > MOMENTS_BUDGET_BYTES:  # checked before any feature is read
             raise BadInputError(None, f"set bootstrap skipped: per-clip moments need {need / 2**30:.1f} GiB "
                                       f"(> {MOMENTS_BUDGET_BYTES / 2**30:.0f} GiB)")
-        gen, ref = sample_moments(gen_rows, self.dim), sample_moments(ref_rows, self.dim)
+        gen, ref = sample_moments(generated, self.dim), sample_moments(reference, self.dim)
         eps = np.eye(self.dim) * self.eps if self.always_eps else 0.0
         out = np.empty(len(counts))
         for b, w in enumerate(counts.astype(np.float64)):
@@ -187,6 +186,15 @@ class FrechetReduce:
             diff = a.mu - r.mu
             out[b] = diff @ diff + np.trace(a.sigma) + np.trace(r.sigma) - 2 * trace_sqrt_product(a.sigma + eps, r.sigma + eps)
         return out
+
+
+def _rows(features: FeatureSet) -> int:
+    """Feature rows of a set, from the .npy headers (nothing loaded)."""
+    return sum(int(np.load(f, mmap_mode="r").shape[0]) for f in features.files)
+
+
+def _load_rows(features: FeatureSet, dim: int) -> list[np.ndarray]:
+    return [np.asarray(x, np.float64).reshape(-1, dim) for x in features]
 
 
 def _weighted_rows(clips: list[np.ndarray], counts: np.ndarray, ddof: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,6 @@ ground truth it recorded; nothing is recomputed."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import matplotlib
 
@@ -15,8 +14,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import signal  # noqa: E402
 
-from bench.audio import load_audio  # noqa: E402
-from bench.video import read_frames  # noqa: E402
 from reports.render import dataset_name  # noqa: E402
 from reports.tables import Table  # noqa: E402
 
@@ -30,10 +27,9 @@ def _png(fig: plt.Figure) -> bytes:
     return buf.getvalue()
 
 
-def frame_strip(videos: dict[str, Path], k: int = 6) -> bytes:
-    """One row per video (GT first), k frames at the same timestamps (equal intervals over the
-    shortest clip, so column j is the same instant in every row)."""
-    clips = {name: read_frames(p) for name, p in videos.items()}
+def frame_strip(clips: dict[str, np.ndarray], k: int = 6) -> bytes:
+    """One row per decoded video (GT first), k frames at the same timestamps (equal intervals over
+    the shortest clip, so column j is the same instant in every row)."""
     t = min(len(c) for c in clips.values())
     idx = np.linspace(0, t - 1, k).round().astype(int)
     fig, axes = plt.subplots(len(clips), k, figsize=(1.6 * k, 1.6 * len(clips)), squeeze=False)
@@ -50,11 +46,12 @@ def frame_strip(videos: dict[str, Path], k: int = 6) -> bytes:
     return _png(fig)
 
 
-def spectrograms(audios: dict[str, Path], rate: int = 16000) -> bytes:
-    """Log-magnitude STFT (25 ms Hann window, 10 ms hop) of GT and each model, same colour scale."""
+def spectrograms(audios: dict[str, np.ndarray], rate: int = 16000) -> bytes:
+    """Log-magnitude STFT (25 ms Hann window, 10 ms hop) of GT and each model's decoded audio at
+    `rate`, same colour scale."""
     specs = {}
-    for name, p in audios.items():
-        _, _, z = signal.stft(load_audio(p, rate), fs=rate, nperseg=400, noverlap=240)
+    for name, x in audios.items():
+        _, _, z = signal.stft(x, fs=rate, nperseg=400, noverlap=240)
         specs[name] = 20 * np.log10(np.abs(z) + 1e-6)
     top = max(s.max() for s in specs.values())
     fig, axes = plt.subplots(len(specs), 1, figsize=(8, 1.6 * len(specs)), squeeze=False)

@@ -9,6 +9,8 @@ import logging
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 
 from bench.audio import load_audio
 from bench.errors import BenchError
@@ -34,16 +36,15 @@ def _img(png: bytes, caption: str) -> str:
     return f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>'
 
 
-def _video_uri(video: Path, audio: Path | None) -> str:
-    """The clip as a small H.264/AAC MP4 data URI (the stored files are lossless FFV1 MKV, which
-    browsers do not play)."""
-    frames = read_frames(video)
+def _video_uri(frames: np.ndarray, audio: np.ndarray | None) -> str:
+    """The decoded clip as a small H.264/AAC MP4 data URI (the stored files are lossless FFV1 MKV,
+    which browsers do not play)."""
     step = max(1, frames.shape[1] // PLAYER_SIZE)
     small = frames[:, ::step, ::step]
     small = small[:, : small.shape[1] // 2 * 2, : small.shape[2] // 2 * 2]  # yuv420p needs even sides
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "clip.mp4"
-        write_video(out, iter(small), codec="h264", audio=(load_audio(audio), 16000) if audio else None)
+        write_video(out, iter(small), codec="h264", audio=(audio, 16000) if audio is not None else None)
         return "data:video/mp4;base64," + base64.b64encode(out.read_bytes()).decode()
 
 
@@ -58,6 +59,8 @@ def _media_section(run: Run, n_samples: int) -> list[str]:
         if len(vids) + len(auds) <= 2:
             continue  # no model output for this sample
         try:
+            vids = {k: read_frames(p) for k, p in vids.items()}  # each file decoded once, for all uses
+            auds = {k: load_audio(p) for k, p in auds.items()}
             if len(vids) > 1:
                 parts.append(_img(figures.frame_strip(vids), f"{sid}: frames of GT and each model at equal timestamps"))
             if len(auds) > 1:

@@ -11,6 +11,7 @@ excluded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,9 @@ def run_cell(run: Run, model: str, col: Column) -> Cell:
                 int(e.get("n", 0)), e.get("coverage"), bool(e.get("calibrated", True)), mid)
 
 
+@cache
 def load_paper() -> dict[str, Any]:
+    """The transcribed paper numbers (read once per process)."""
     return yaml.safe_load(PAPER_FILE.read_text(encoding="utf-8"))
 
 
