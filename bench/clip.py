@@ -3,6 +3,8 @@ metric that looks at the clip (frames uint8 [T,H,W,3] at the clip's fps; audio f
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 
@@ -64,6 +66,23 @@ class Clip:
             raise BadInputError(None, "clip has no video")
         return video_io.read_frames(self.video_path, self.fps, self.max_seconds)
 
+    def decoded_bytes(self) -> float:
+        """Size of the decoded frames (from the container's header; inf when it states no duration)."""
+        info = video_io.probe(self.video_path)
+        seconds = min(info.duration or math.inf, self.max_seconds or math.inf)
+        return info.width * info.height * 3 * math.ceil(seconds * self.fps) if math.isfinite(seconds) else math.inf
+
+    def frame_pass(self, max_bytes: float) -> FrameWindows:
+        """One sequential pass over the frames. The decoded array (decoded now and shared with every
+        other metric) when it is already there or fits in `max_bytes`; otherwise a fresh decode
+        that holds only the frames the caller has not released, so long videos stay in bounded
+        memory at the cost of decoding once per pass."""
+        if self.video_path is None:
+            raise BadInputError(None, "clip has no video")
+        if "frames" in self.__dict__ or self.decoded_bytes() <= max_bytes:
+            return FrameWindows(self.frames)
+        return FrameWindows(video_io.iter_frames_cfr(self.video_path, self.fps, self.max_seconds))
+
     @property
     def audio(self) -> np.ndarray:
         """Audio at the clip's rate (16 kHz unless configured otherwise)."""
@@ -82,3 +101,56 @@ class Clip:
                 x = audio_io.resample(self.audio, self.sample_rate, rate)
             self._audio_at[rate] = x
         return self._audio_at[rate]
+
+
+class FrameWindows:
+    """Frames [start, end) of one forward pass: from a decoded array (slices, no copies) or from a
+    decoder, read ahead on demand and held until `release`d. Reads never go back before the last
+    release, which is what bounds the memory of a streamed pass."""
+
+    def __init__(self, frames: np.ndarray | Iterator[np.ndarray]):
+        self._array = frames if isinstance(frames, np.ndarray) else None
+        self._source = None if isinstance(frames, np.ndarray) else frames
+        self._held: list[np.ndarray] = []
+        self._first = 0  # index of self._held[0]
+        self._ended = False
+
+    def get(self, start: int, end: int) -> np.ndarray:
+        """Frames start..end-1 as [n, H, W, 3]; fewer where the clip ends first."""
+        if self._array is not None:
+            return self._array[start:end]
+        if start < self._first:
+            raise ValueError(f"frame {start} was already released (pass is at {self._first})")
+        while not self._ended and self._first + len(self._held) < end:
+            frame = next(self._source, None)
+            if frame is None:
+                self._ended = True
+            else:
+                self._held.append(frame)
+        got = self._held[start - self._first:end - self._first]
+        return np.stack(got) if got else np.empty((0, 0, 0, 3), np.uint8)
+
+    def release(self, before: int) -> None:
+        """Frames before `before` will not be read again."""
+        if self._array is None and before > self._first:
+            drop = min(before - self._first, len(self._held))
+            del self._held[:drop]
+            self._first += drop
+            while self._first < before and not self._ended:  # a skipped stretch: decoded, never held
+                if next(self._source, None) is None:
+                    self._ended = True
+                else:
+                    self._first += 1
+
+    def chunks(self, size: int, start: int = 0, end: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """(first index, frames) of consecutive chunks from `start` to `end` (or the clip's end),
+        each released once the caller asks for the next."""
+        i = start
+        self.release(start)
+        while end is None or i < end:
+            got = self.get(i, i + size if end is None else min(i + size, end))
+            if not len(got):
+                return
+            yield i, got
+            i += len(got)
+            self.release(i)

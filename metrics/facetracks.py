@@ -8,16 +8,18 @@ side exceeds `min_face_size` px, boxes linearly interpolated across gaps, size a
 median-filtered (kernel 13, zero-padded as scipy's medfilt), crops of rows [y - s, y + 1.8 s] and
 columns [x - 1.4 s, x + 1.4 s] of the frame padded with grey 110, resized to 224×224.
 
-What differs is only how the work is done: frames come decoded once from memory (no AVI, JPEG
-or XVID round trips), detection runs in batches, and with `every` > 1 the detector runs on every
-k-th frame of a shot: where two consecutive key frames hold the same faces (same count, each
-matched at IoU >= `same_iou`), the boxes in between are interpolated, otherwise every frame in
-between is detected. tests/test_lipsync.py measures what this changes on the real fixtures.
+What differs is only how the work is done: frames come decoded from memory (no AVI, JPEG or
+XVID round trips), in forward passes that hold a bounded window of frames (bench.clip.FrameWindows:
+the decoded array, or a re-decoding stream for long videos), detection runs in batches, and with
+`every` > 1 the detector runs on every k-th frame of a shot: where two consecutive key frames hold
+the same faces (same count, each matched at IoU >= `same_iou`), the boxes in between are
+interpolated, otherwise every frame in between is detected. tests/test_lipsync.py measures what
+this changes on the real fixtures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -25,7 +27,10 @@ import numpy as np
 from scipy import signal
 from scipy.interpolate import interp1d
 
+from bench.clip import FrameWindows
+
 Detector = Callable[[Sequence[np.ndarray]], list[np.ndarray]]  # RGB frames -> [n, 5] boxes+score each
+Frames = np.ndarray | Callable[[], FrameWindows]  # decoded frames, or how to start a pass over them
 
 CUT_THRESHOLD, MIN_SHOT = 27.0, 15
 TRACK_IOU, MAX_GAP = 0.5, 25
@@ -40,7 +45,7 @@ class TrackConfig:
     min_face_size: float = 100.0
     every: int = 1
     same_iou: float = 0.8
-    batch: int = 16
+    batch: int = 16  # frames per detector call; a pass holds at most batch * every + 1 frames
 
 
 @dataclass(frozen=True)
@@ -69,13 +74,15 @@ def _content_score(prev: np.ndarray, cur: np.ndarray) -> float:
     return float(d.sum() / 3)
 
 
-def shots(frames: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) frame ranges between hard cuts; the whole clip when there is none."""
-    n, h, w = frames.shape[:3]
-    factor = max(w, h) // 256 if max(w, h) >= 256 else 1
+def shots(frames: Iterable[np.ndarray]) -> list[tuple[int, int]]:
+    """[start, end) frame ranges between hard cuts, read in one pass; the whole clip when there is
+    none (the last range ends at the frame count)."""
     cuts, last_above, merging, merge_start, merge_enabled = [], 0, False, 0, False
-    prev = None
+    prev, n = None, 0
     for i, f in enumerate(frames):
+        n = i + 1
+        h, w = f.shape[:2]
+        factor = max(w, h) // 256 if max(w, h) >= 256 else 1
         if factor > 1:
             f = cv2.resize(f, (max(1, round(w / factor)), max(1, round(h / factor))), interpolation=cv2.INTER_LINEAR)
         hsv = cv2.cvtColor(f, cv2.COLOR_RGB2HSV)
@@ -119,35 +126,49 @@ def _same_faces(a: np.ndarray, b: np.ndarray, min_iou: float) -> np.ndarray | No
     return np.array(match, dtype=int)
 
 
-def detect(frames: np.ndarray, detector: Detector, scenes: list[tuple[int, int]], cfg: TrackConfig) -> list[np.ndarray]:
-    """Faces per frame: detected on every frame (every=1), or on key frames with the same-faces
-    rule filling the frames in between (see the module docstring)."""
-    out: list[np.ndarray | None] = [None] * len(frames)
+def _opener(frames: Frames) -> Callable[[], FrameWindows]:
+    return (lambda: FrameWindows(frames)) if isinstance(frames, np.ndarray) else frames
+
+
+def frame_iter(frames: Frames, chunk: int = 16) -> Iterator[np.ndarray]:
+    """The frames one by one, in one pass."""
+    for _, got in _opener(frames)().chunks(chunk):
+        yield from got
+
+
+def detect(frames: Frames, n: int, detector: Detector, scenes: list[tuple[int, int]],
+           cfg: TrackConfig) -> list[np.ndarray]:
+    """Faces per frame, in one pass: detected on every frame (every=1), or on key frames with the
+    same-faces rule filling the frames in between (see the module docstring). Key frames go in
+    blocks of `batch`; a block's frames are released once its gaps are filled."""
+    out: list[np.ndarray | None] = [None] * n
+    win = _opener(frames)()
 
     def run(idx: list[int]) -> None:
         for k in range(0, len(idx), cfg.batch):
             chunk = idx[k:k + cfg.batch]
-            for i, d in zip(chunk, detector([frames[i] for i in chunk])):
+            got = win.get(chunk[0], chunk[-1] + 1)
+            for i, d in zip(chunk, detector([got[i - chunk[0]] for i in chunk])):
                 out[i] = d
 
-    if cfg.every <= 1:
-        run(list(range(len(frames))))
-        return out  # type: ignore[return-value]
     for s, e in scenes:
-        keys = sorted({*range(s, e, cfg.every), e - 1})
-        run(keys)
-        refine = []
-        for a, b in zip(keys, keys[1:]):
-            if b - a < 2:
-                continue
-            match = _same_faces(out[a], out[b], cfg.same_iou)
-            if match is None:
-                refine.extend(range(a + 1, b))
-                continue
-            for i in range(a + 1, b):
-                t = (i - a) / (b - a)
-                out[i] = (1 - t) * out[a] + t * out[b][match]
-        run(refine)
+        keys = sorted({*range(s, e, max(cfg.every, 1)), e - 1})
+        for c in range(0, len(keys), cfg.batch):
+            block = keys[max(c - 1, 0):c + cfg.batch]  # shares its first key with the previous block
+            run(keys[c:c + cfg.batch])
+            refine = []
+            for a, b in zip(block, block[1:]):
+                if b - a < 2:
+                    continue
+                match = _same_faces(out[a], out[b], cfg.same_iou)
+                if match is None:
+                    refine.extend(range(a + 1, b))
+                    continue
+                for i in range(a + 1, b):
+                    t = (i - a) / (b - a)
+                    out[i] = (1 - t) * out[a] + t * out[b][match]
+            run(refine)
+            win.release(block[-1])
     return out  # type: ignore[return-value]
 
 
@@ -179,10 +200,12 @@ def _track_shot(faces: list[list[dict]], cfg: TrackConfig) -> list[Track]:
                 tracks.append(Track(full, boxes))
 
 
-def face_tracks(frames: np.ndarray, detector: Detector, cfg: TrackConfig) -> list[Track]:
-    """The clip's face tracks, shot by shot."""
-    scenes = shots(frames)
-    dets = detect(frames, detector, scenes, cfg)
+def face_tracks(frames: Frames, detector: Detector, cfg: TrackConfig,
+                scenes: list[tuple[int, int]] | None = None) -> list[Track]:
+    """The clip's face tracks, shot by shot (`scenes`: the clip's shots, when already known)."""
+    if scenes is None:
+        scenes = shots(frame_iter(frames))
+    dets = detect(frames, scenes[-1][1] if scenes else 0, detector, scenes, cfg)
     tracks = []
     for s, e in scenes:
         if e - s >= cfg.min_track:
@@ -219,7 +242,15 @@ def crop(frame: np.ndarray, s: float, x: float, y: float) -> np.ndarray:
     return cv2.resize(win, (CROP_SIZE, CROP_SIZE))
 
 
-def track_crops(frames: np.ndarray, track: Track) -> np.ndarray:
-    """uint8 [n, 224, 224, 3] crops of the track's frames (same channel order as `frames`)."""
+def iter_track_crops(frames: Frames, track: Track, chunk: int = 16) -> Iterator[np.ndarray]:
+    """uint8 [<=chunk, 224, 224, 3] crops of the track's frames, in order, in one pass that holds
+    at most `chunk` frames (same channel order as `frames`)."""
     s, x, y = crop_boxes(track)
-    return np.stack([crop(frames[f], s[i], x[i], y[i]) for i, f in enumerate(track.frames)])
+    for i0, got in _opener(frames)().chunks(chunk, track.start, track.end + 1):
+        yield np.stack([crop(f, s[i0 - track.start + k], x[i0 - track.start + k], y[i0 - track.start + k])
+                        for k, f in enumerate(got)])
+
+
+def track_crops(frames: Frames, track: Track) -> np.ndarray:
+    """All crops of the track as one array."""
+    return np.concatenate(list(iter_track_crops(frames, track)))

@@ -17,14 +17,18 @@ Two protocols, named in the ids:
   numbers are in the sample's record. No track: "not scored" with the reason.
 - `wholeframe224-wav2lip`: Wav2Lip's `calculate_scores_LRS.py`: no detection, every whole frame
   resized to 224×224 (for generators whose output is already a face crop).
-Both LSE ids of one protocol share one pass per clip.
+Both LSE ids of one protocol share one pass per clip. Frames are read in forward passes (shots,
+detection, crops per track) that hold a bounded window of frames: clips whose decoded frames
+would exceed `max_frame_bytes` are streamed from the file once per pass instead of decoded whole.
 """
 
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import ClassVar
 
 import cv2
@@ -36,7 +40,7 @@ from bench.audio import to_pcm16
 from bench.clip import Clip
 from bench.errors import BadInputError
 from metrics.base import Metric, Pair, PerSampleMetric, Score, register_metric
-from metrics.facetracks import CROP_SIZE, TrackConfig, face_tracks, track_crops
+from metrics.facetracks import CROP_SIZE, TrackConfig, face_tracks, frame_iter, iter_track_crops, shots
 from metrics.nets.infer import for_inference
 from metrics.nets.s3fd import S3FD, load_s3fd
 from metrics.nets.syncnet import SyncNet, load_syncnet
@@ -112,26 +116,43 @@ class SyncScorer:
                                  channels_last=False)
 
     @torch.inference_mode()
-    def score(self, crops_rgb: np.ndarray, audio: np.ndarray, vshift: int = VSHIFT) -> SyncResult:
-        """Crops uint8 [T, 224, 224, 3] RGB and their 16 kHz speech (starting at the first crop)."""
-        n = windows(len(crops_rgb), len(audio))
+    def score(self, crops: np.ndarray | Iterable[np.ndarray], audio: np.ndarray, vshift: int = VSHIFT) -> SyncResult:
+        """Crops uint8 [T, 224, 224, 3] RGB, as one array or as consecutive chunks of one (long
+        tracks: only a batch of windows is held), and their 16 kHz speech from the first crop on."""
+        limit = len(audio) // SAMPLES_PER_FRAME - 5  # windows the audio allows
+        vid: list[torch.Tensor] = []
+        held, i, frames = np.empty((0, CROP_SIZE, CROP_SIZE, 3), np.uint8), 0, 0  # held: crops from window i on
+        for chunk in [crops] if isinstance(crops, np.ndarray) else crops:
+            frames += len(chunk)
+            held = np.concatenate([held, chunk])
+            # a full batch and one crop more: window T-5 exists but the reference does not score it
+            while i < limit and len(held) >= self.batch + 5:
+                held, i = self._lip(held, i, min(i + self.batch, limit), vid)
+        n = windows(frames, len(audio))
         if n <= 0:
-            raise ValueError(f"{len(crops_rgb)} frames / {len(audio) / RATE:.2f} s of audio: fewer than 6 frames to score")
+            raise ValueError(f"{frames} frames / {len(audio) / RATE:.2f} s of audio: fewer than 6 frames to score")
+        while i < n:
+            held, i = self._lip(held, i, min(i + self.batch, n), vid)
         cc = mfcc_windows(mfcc_int16(audio), n)
-        vid, aud = [], []
-        for i in range(0, n, self.batch):
-            j = min(i + self.batch, n)
-            x = torch.from_numpy(crops_rgb[i:j + 4, ..., ::-1].astype(np.float32))  # BGR floats 0-255
-            x = x.permute(3, 0, 1, 2).unfold(1, 5, 1).permute(1, 0, 4, 2, 3)  # [j-i, 3, 5, 224, 224]
-            vid.append(self.lip(x.contiguous().to(self.device)).float().cpu())
-            aud.append(self.net.forward_aud(cc[i:j].to(self.device)).float().cpu())
+        aud = [self.net.forward_aud(cc[k:k + self.batch].to(self.device)).float().cpu() for k in range(0, n, self.batch)]
         lse_d, lse_c, offset = sync_scores(offset_distances(torch.cat(vid), torch.cat(aud), vshift), vshift)
         return SyncResult(lse_d, lse_c, offset, n)
 
+    def _lip(self, held: np.ndarray, i: int, j: int, out: list[torch.Tensor]) -> tuple[np.ndarray, int]:
+        """Lip embeddings of windows i..j-1 (`held` starts at crop i) appended to `out`; returns
+        the crops still needed and j."""
+        x = torch.from_numpy(held[:j - i + 4, ..., ::-1].astype(np.float32))  # BGR floats 0-255
+        x = x.permute(3, 0, 1, 2).unfold(1, 5, 1).permute(1, 0, 4, 2, 3)  # [j-i, 3, 5, 224, 224]
+        out.append(self.lip(x.contiguous().to(self.device)).float().cpu())
+        return held[j - i:], j
 
-def whole_frames(frames: np.ndarray) -> np.ndarray:
-    """Wav2Lip's LRS mode: every whole frame resized to 224×224 (cv2 INTER_LINEAR)."""
-    return np.stack([cv2.resize(f, (CROP_SIZE, CROP_SIZE)) for f in frames])
+
+def whole_frames(frames: Iterable[np.ndarray], counted: list[int]) -> Iterator[np.ndarray]:
+    """Wav2Lip's LRS mode: every whole frame resized to 224×224 (cv2 INTER_LINEAR), chunk by
+    chunk; the frame count is added to `counted`."""
+    for chunk in frames:
+        counted[0] += len(chunk)
+        yield np.stack([cv2.resize(f, (CROP_SIZE, CROP_SIZE)) for f in chunk])
 
 
 class _LSE(PerSampleMetric):
@@ -140,6 +161,9 @@ class _LSE(PerSampleMetric):
     field: ClassVar[str]
     min_track: ClassVar[int | None] = 100  # None: whole-frame protocol (no detection)
     detect_every: ClassVar[int] = 1
+    # clips whose decoded frames exceed this are streamed in windows (decoded once per pass) rather
+    # than decoded whole; the numbers are the same either way (tests/test_lipsync.py)
+    max_frame_bytes: ClassVar[float] = 2 * 2**30
     # clip keys -> the main result and every track's, or the error: both LSE ids share one pass
     _cache: ClassVar[OrderedDict[tuple, tuple[dict, list[SyncResult]] | BadInputError]] = OrderedDict()
 
@@ -157,17 +181,20 @@ class _LSE(PerSampleMetric):
     def _run(self, clip: Clip) -> tuple[dict, list[SyncResult]]:
         if abs(clip.fps - FPS) > 1e-6 or clip.sample_rate != RATE:
             raise BadInputError(clip.video_path, f"LSE needs 25 fps / 16 kHz clips, got {clip.fps} fps / {clip.sample_rate} Hz")
-        frames = clip.frames
-        if self.min_track is not None and len(frames) <= self.min_track:
-            raise BadInputError(clip.video_path, f"not scored: too short: {len(frames)} frames, tracks need more "
-                                                 f"than {self.min_track} (use an id with a lower s3fd-trackN)")
         audio = clip.audio
+        frames = partial(clip.frame_pass, self.max_frame_bytes)  # starts a pass per use
         if self.detector is None:
-            res = [self._score(clip, whole_frames(frames), audio, "clip")]
-            return {"tracks": 1, "frames": len(frames), "samples": len(audio)}, res
+            counted = [0]
+            res = [self._score(clip, whole_frames((f for _, f in frames().chunks(BATCH)), counted), audio, "clip")]
+            return {"tracks": 1, "frames": counted[0], "samples": len(audio)}, res
+        scenes = shots(frame_iter(frames))
+        n = scenes[-1][1] if scenes else 0
+        if n <= self.min_track:
+            raise BadInputError(clip.video_path, f"not scored: too short: {n} frames, tracks need more "
+                                                 f"than {self.min_track} (use an id with a lower s3fd-trackN)")
         cfg = TrackConfig(min_track=self.min_track, every=self.detect_every)
-        tracks = face_tracks(frames, self.detector, cfg)
-        info = {"tracks": len(tracks), "frames": len(frames), "samples": len(audio)}
+        tracks = face_tracks(frames, self.detector, cfg, scenes)
+        info = {"tracks": len(tracks), "frames": n, "samples": len(audio)}
         if not tracks:
             raise BadInputError(clip.video_path, f"not scored: no face track (S3FD conf {FACEDET_CONF}, more than "
                                                  f"{self.min_track} frames, face > 100 px)")
@@ -176,11 +203,11 @@ class _LSE(PerSampleMetric):
         results = []
         for t in tracks:
             seg = audio[t.start * SAMPLES_PER_FRAME:(t.end + 1) * SAMPLES_PER_FRAME]
-            r = self._score(clip, track_crops(frames, t), seg, f"track {t.start}-{t.end}")
+            r = self._score(clip, iter_track_crops(frames, t), seg, f"track {t.start}-{t.end}")
             results.append(SyncResult(r.lse_d, r.lse_c, r.offset, r.windows, t.start, t.end))
         return info, results
 
-    def _score(self, clip: Clip, crops: np.ndarray, audio: np.ndarray, what: str) -> SyncResult:
+    def _score(self, clip: Clip, crops: Iterable[np.ndarray], audio: np.ndarray, what: str) -> SyncResult:
         try:
             return self.scorer.score(crops, audio)
         except ValueError as e:

@@ -271,3 +271,60 @@ def test_wholeframe_mode_and_missing_weights(tmp_path, monkeypatch):
     write_wav(tmp_path / "blip.wav", np.zeros(1600, np.float32))  # 0.1 s: fewer than 6 frames of audio
     with pytest.raises(BadInputError, match="fewer than 6 frames"):
         m.compute(Pair(None, Clip(tmp_path / "v.mkv", tmp_path / "blip.wav"), clip))
+
+
+def _fresh(m, clip: Clip):
+    """The metric's score of a clip object that has decoded nothing yet, past LSE's per-clip cache."""
+    type(m)._cache.clear()
+    return m.compute(Pair(None, clip, clip))
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_streamed_clip_gives_the_same_numbers(clips, tmp_path):
+    """A clip streamed in windows (decoded once per pass, never whole) scores exactly as the decoded
+    array: two talking heads back to back (a shot cut between, a track each), key frames every 5."""
+    (a, wa), (b, wb) = clips[TALKING[1]], clips[TALKING[2]]
+    b = np.stack([cv2.resize(f, a.shape[2:0:-1]) for f in b])
+    frames = np.concatenate([a, b])
+    audio = np.concatenate([wa[:len(a) * SAMPLES_PER_FRAME], wb])
+    path = tmp_path / "two.mkv"
+    write_video(path, iter(frames), 25, "ffv1", (audio, 16000))
+    m = _metric("lse-d@syncnet-v2/s3fd-track100-det5/vshift15", dlib_detector())
+    whole = _fresh(m, Clip(path, None))
+    m.max_frame_bytes = 0
+    streamed_clip = Clip(path, None)
+    streamed = _fresh(m, streamed_clip)
+    assert "frames" not in streamed_clip.__dict__  # it really streamed
+    assert whole.extra["tracks"] == 2 and whole.extra["frames"] == len(frames)
+    assert (streamed.value, streamed.extra) == (whole.value, whole.extra)
+
+
+def test_streamed_memory_does_not_grow_with_length(tmp_path):
+    """Peak memory (numpy allocations, tracemalloc) of scoring a streamed 512×512 clip: the same
+    for 150 and 300 frames, and under 64 frames' worth (shots, detection, crops and SyncNet
+    windows all hold bounded windows)."""
+    import tracemalloc
+
+    box = np.array([[156.0, 156.0, 356.0, 356.0, 1.0]])
+    m = _metric("lse-d@syncnet-v2/s3fd-track100/vshift15", lambda fs: [box] * len(fs))
+    m.max_frame_bytes = 0
+    peaks = {}
+    for n in (150, 300):
+        t = np.arange(n, dtype=np.float32)[:, None, None]
+        y, x = np.mgrid[:512, :512].astype(np.float32)
+        path = tmp_path / f"v{n}.mkv"
+        write_video(path, ((127 + 120 * np.sin((x + y) / 40 + t[i] / 5)).astype(np.uint8)[..., None].repeat(3, -1)
+                           for i in range(n)), 25, "ffv1",
+                    (np.sin(np.arange(n * 640) / 9).astype(np.float32) * 0.3, 16000))
+        clip = Clip(path, None)
+        clip.audio  # decoded before measuring: audio is small and held whole
+        tracemalloc.start()
+        s = _fresh(m, clip)
+        peaks[n] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert s.extra["frames"] == n and s.extra["tracks"] == 1
+    frame = 512 * 512 * 3
+    print({n: f"{p / 2**20:.1f} MiB" for n, p in peaks.items()}, f"decoded {300 * frame / 2**20:.0f} MiB")
+    assert peaks[300] <= 1.1 * peaks[150]
+    assert peaks[300] <= 64 * frame  # a few batches' worth, whatever the length
