@@ -133,14 +133,17 @@ class S3FD:
     def __init__(self, net: S3FDNet, device: str = "cpu"):
         self.net = net.eval().to(device)
         self.device = device
-        self._sized: dict[tuple[int, int], tuple[nn.Module, torch.Tensor]] = {}
+        self._fast: nn.Module | None = None
+        self._anchors: dict[tuple[int, int], torch.Tensor] = {}
 
     def _for_size(self, height: int, width: int) -> tuple[nn.Module, torch.Tensor]:
-        """The network prepared for inputs of this size (traced on CPU) and its anchors."""
-        if (height, width) not in self._sized:
-            fast = for_inference(self.net, torch.zeros(1, 3, height, width), self.device)
-            self._sized[(height, width)] = fast, anchors(height, width)
-        return self._sized[(height, width)]
+        """The network prepared for inference (traced once on CPU: the trace holds for any input
+        size) and the anchors of this input size."""
+        if self._fast is None:
+            self._fast = for_inference(self.net, torch.zeros(1, 3, height, width), self.device)
+        if (height, width) not in self._anchors:
+            self._anchors[(height, width)] = anchors(height, width)
+        return self._fast, self._anchors[(height, width)]
 
     @torch.inference_mode()
     def detect(self, frames: Sequence[np.ndarray], scale: float = 0.25, conf_th: float = 0.9) -> list[np.ndarray]:
