@@ -138,4 +138,4 @@ def test_lse_speed_vs_syncnet_python(benchmark, weights, tmp_path):
     # the frames and crops, the same scores
     for r, o in zip(ref, ours):
         assert len(r["dists"]) == o["extra"]["tracks"] == 1
-        assert abs(r["dists"][0] - o["lse_d"]) <= 0.02 * o["lse_d"] and r["offsets"][0] == o["extra"]["offset"]
+        assert abs(r["dists"][0] - o["lse_d"]) <= 0.03 * o["lse_d"] and r["offsets"][0] == o["extra"]["offset"]
