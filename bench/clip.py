@@ -119,6 +119,19 @@ class FrameWindows:
         """Frames start..end-1 as [n, H, W, 3]; fewer where the clip ends first."""
         if self._array is not None:
             return self._array[start:end]
+        got = self._read(start, end)
+        return np.stack(got) if got else np.empty((0, 0, 0, 3), np.uint8)
+
+    def frame(self, i: int) -> np.ndarray:
+        """Frame i itself (no copy); IndexError past the clip's end."""
+        if self._array is not None:
+            return self._array[i]
+        got = self._read(i, i + 1)
+        if not got:
+            raise IndexError(f"frame {i} is past the end of the clip")
+        return got[0]
+
+    def _read(self, start: int, end: int) -> list[np.ndarray]:
         if start < self._first:
             raise ValueError(f"frame {start} was already released (pass is at {self._first})")
         while not self._ended and self._first + len(self._held) < end:
@@ -127,8 +140,7 @@ class FrameWindows:
                 self._ended = True
             else:
                 self._held.append(frame)
-        got = self._held[start - self._first:end - self._first]
-        return np.stack(got) if got else np.empty((0, 0, 0, 3), np.uint8)
+        return self._held[start - self._first:end - self._first]
 
     def release(self, before: int) -> None:
         """Frames before `before` will not be read again."""

@@ -147,8 +147,7 @@ def detect(frames: Frames, n: int, detector: Detector, scenes: list[tuple[int, i
     def run(idx: list[int]) -> None:
         for k in range(0, len(idx), cfg.batch):
             chunk = idx[k:k + cfg.batch]
-            got = win.get(chunk[0], chunk[-1] + 1)
-            for i, d in zip(chunk, detector([got[i - chunk[0]] for i in chunk])):
+            for i, d in zip(chunk, detector([win.frame(i) for i in chunk])):
                 out[i] = d
 
     for s, e in scenes:

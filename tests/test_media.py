@@ -101,3 +101,37 @@ def test_vfr_clip_keeps_its_wall_clock_duration(real):
     audio_s = len(load_audio(path, 16000)) / 16000
     assert abs(n / 25 - audio_s) <= 1 / 25
     assert abs(n / 25 - 135 / 30) > 1.0  # reading the 135 frames at the nominal 30 fps would be badly wrong
+
+
+def test_frame_windows_stream_like_the_array_and_hold_only_unreleased_frames(tmp_path):
+    """A streamed pass gives the decoded array's frames, holds only what is not released (a
+    skipped stretch is decoded, never held), refuses to go back, and ends where the clip ends;
+    Clip.frame_pass streams only when the decoded frames exceed the budget."""
+    from bench.clip import Clip, FrameWindows
+
+    frames = np.random.default_rng(0).integers(0, 255, (40, 16, 16, 3), dtype=np.uint8)
+    pulled = []
+
+    def source():
+        for i, f in enumerate(frames):
+            pulled.append(i)
+            yield f
+    w = FrameWindows(source())
+    assert np.array_equal(w.get(2, 5), frames[2:5]) and pulled == list(range(5))
+    assert np.shares_memory(w.frame(4), frames[4])  # the held frame itself, not a copy
+    w.release(30)
+    assert len(w._held) == 0 and pulled == list(range(30))
+    assert [(i, len(c)) for i, c in w.chunks(4, 30)] == [(30, 4), (34, 4), (38, 2)]
+    with pytest.raises(ValueError, match="already released"):
+        w.get(10, 12)
+    with pytest.raises(IndexError, match="past the end"):
+        w.frame(40)
+    a = FrameWindows(frames)
+    assert [c for _, c in a.chunks(16)][2].base is frames  # the array's own slices
+
+    path = tmp_path / "v.mkv"
+    write_video(path, iter(frames), 25, "ffv1")
+    assert Clip(path, None).decoded_bytes() == frames.nbytes
+    streamed, whole = Clip(path, None).frame_pass(frames.nbytes - 1), Clip(path, None).frame_pass(frames.nbytes)
+    assert streamed._array is None and whole._array is not None
+    assert np.array_equal(np.concatenate([c for _, c in streamed.chunks(7)]), whole.get(0, 40))
