@@ -66,8 +66,10 @@ class Clip:
             raise BadInputError(None, "clip has no video")
         return video_io.read_frames(self.video_path, self.fps, self.max_seconds)
 
+    @cached_property
     def decoded_bytes(self) -> float:
-        """Size of the decoded frames (from the container's header; inf when it states no duration)."""
+        """Size of the decoded frames (from the container's header, read once; inf when it states
+        no duration)."""
         info = video_io.probe(self.video_path)
         seconds = min(info.duration or math.inf, self.max_seconds or math.inf)
         return info.width * info.height * 3 * math.ceil(seconds * self.fps) if math.isfinite(seconds) else math.inf
@@ -79,7 +81,7 @@ class Clip:
         memory at the cost of decoding once per pass."""
         if self.video_path is None:
             raise BadInputError(None, "clip has no video")
-        if "frames" in self.__dict__ or self.decoded_bytes() <= max_bytes:
+        if "frames" in self.__dict__ or self.decoded_bytes <= max_bytes:
             return FrameWindows(self.frames)
         return FrameWindows(video_io.iter_frames_cfr(self.video_path, self.fps, self.max_seconds))
 

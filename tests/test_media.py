@@ -131,7 +131,7 @@ def test_frame_windows_stream_like_the_array_and_hold_only_unreleased_frames(tmp
 
     path = tmp_path / "v.mkv"
     write_video(path, iter(frames), 25, "ffv1")
-    assert Clip(path, None).decoded_bytes() == frames.nbytes
+    assert Clip(path, None).decoded_bytes == frames.nbytes
     streamed, whole = Clip(path, None).frame_pass(frames.nbytes - 1), Clip(path, None).frame_pass(frames.nbytes)
     assert streamed._array is None and whole._array is not None
     assert np.array_equal(np.concatenate([c for _, c in streamed.chunks(7)]), whole.get(0, 40))

@@ -116,8 +116,10 @@ def test_lse_speed_vs_syncnet_python(benchmark, weights, tmp_path):
     (tmp_path / "bin").mkdir()
     os.symlink(exe, tmp_path / "bin" / "ffmpeg")
     hog = dlib_detector()
-    per_video = [hog(Clip(v, None).frames) for v in videos]
-    faces = {_key(f): d for v, dets in zip(videos, per_video) for f, d in zip(Clip(v, None).frames, dets)}
+    decoded = [Clip(v, None).frames for v in videos]
+    per_video = [hog(frames) for frames in decoded]
+    faces = {_key(f): d for frames, dets in zip(decoded, per_video) for f, d in zip(frames, dets)}
+    del decoded
     env = {**os.environ, "PYTHONPATH": str(root), "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     cfg = json.dumps({**weights, "videos": videos, "faces": [[d.tolist() for d in dets] for dets in per_video]})
     proc = subprocess.run([sys.executable, "-c", REFERENCE_SCRIPT, cfg], env=env, capture_output=True, text=True,
