@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -204,17 +207,48 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(Exception):
+    """SIGTERM (a scheduler's or `timeout`'s stop): unwinds like Ctrl-C, so workers are stopped and
+    the results file is closed; a re-run of the same command resumes."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _os_error(exc: OSError) -> str:
+    """One line naming the path and the cause (no traceback: the environment is at fault)."""
+    where = exc.filename or ""
+    cause = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+             errno.EROFS: "read-only file system", errno.EACCES: "permission denied"}.get(
+        exc.errno or 0, exc.strerror or str(exc))
+    return f"{where}: {cause}" if where else cause
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     # pyworld/pysptk (pymcd's stack) import pkg_resources, which warns on every run
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         return args.func(args)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        logging.getLogger("bench").debug("environment error", exc_info=True)
+        print(f"bench: error: {_os_error(exc)} (nothing is lost: fix it and re-run the same "
+              "command)", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Terminated) as exc:
+        print("bench: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -75,17 +75,52 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def load_file(path: str | Path) -> dict[str, Any]:
     """A config file (YAML or JSON). Dataset roots may be given as datasets: {NAME: {root: DIR}}."""
-    text = Path(path).read_text(encoding="utf-8")
-    data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror or exc}") from exc
+    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is malformed: {' '.join(str(exc).split())}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at top level")
     return data
+
+
+# (type, smallest allowed value) of every scalar option; None allowed where the default is None
+_SCALARS: dict[str, tuple[type, int | None]] = {
+    "limit": (int, 1), "seed": (int, None), "workers": (int, 0), "bootstrap": (int, 0),
+    "set_bootstrap": (int, 0), "strict": (bool, None), "random_weights": (bool, None),
+    "dataset": (str, None), "root": (str, None), "split": (str, None), "out": (str, None),
+    "asr": (str, None), "device": (str, None)}
+
+
+def _validate(merged: dict[str, Any]) -> None:
+    """Refuse a wrong type or an out-of-range value with the option's name (never run on it)."""
+    for key, (kind, low) in _SCALARS.items():
+        value = merged.get(key)
+        if value is None:
+            continue
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{key} must be an integer, not {value!r}")
+        if kind is not int and not isinstance(value, kind):
+            raise ConfigError(f"{key} must be a {kind.__name__}, not {value!r}")
+        if low is not None and value < low:
+            raise ConfigError(f"{key} must be >= {low}, not {value}")
+    for key in ("models", "metrics"):
+        if key in merged and not merged[key]:
+            raise ConfigError(f"{key} is empty: name at least one (or leave it out for the "
+                              "defaults)")
+        if key in merged and not all(isinstance(x, str) and x for x in merged[key]):
+            raise ConfigError(f"{key} must be names, not {list(merged[key])!r}")
 
 
 def build(cli: dict[str, Any], file_data: dict[str, Any] | None = None) -> RunConfig:
     """Merge defaults <- file <- CLI (CLI values of None mean 'not given')."""
     data = dict(file_data or {})
     roots = data.pop("datasets", {}) or {}
+    if not isinstance(roots, dict) or not all(isinstance(v, dict) for v in roots.values()):
+        raise ConfigError("datasets must map dataset names to {root: DIR}")
     merged = {**data, **{k: v for k, v in cli.items() if v is not None}}
     if "dataset" not in merged:
         raise ConfigError("no dataset given (--dataset NAME or `dataset:` in the config file)")
@@ -101,10 +136,19 @@ def build(cli: dict[str, Any], file_data: dict[str, Any] | None = None) -> RunCo
     for key in ("models", "metrics"):
         if isinstance(merged.get(key), str):
             merged[key] = tuple(x.strip() for x in merged[key].split(",") if x.strip())
-        elif key in merged:
+        elif isinstance(merged.get(key), (list, tuple)):
             merged[key] = tuple(merged[key])
+        elif key in merged:
+            raise ConfigError(f"{key} must be a list or a comma-separated string, "
+                              f"not {merged[key]!r}")
     if isinstance(merged.get("shard"), str):
         merged["shard"] = parse_shard(merged["shard"])
+    elif "shard" in merged:
+        merged["shard"] = parse_shard("/".join(map(str, merged["shard"])) if isinstance(
+            merged["shard"], (list, tuple)) else str(merged["shard"]))
+    if not isinstance(pre, dict):
+        raise ConfigError(f"preprocess must be a mapping, not {pre!r}")
+    _validate(merged)
     try:
         return replace(RunConfig(dataset=merged.pop("dataset")), **merged, preprocess=PreprocessConfig(**pre))
     except (TypeError, ValueError) as exc:

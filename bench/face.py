@@ -56,14 +56,15 @@ def detect_faces(img: np.ndarray, min_size_frac: float = 0.08) -> list[Box]:
     return sorted(boxes, key=lambda b: b.area, reverse=True)
 
 
-def clip_face_box(frames: list[np.ndarray]) -> Box | None:
-    """Median of the largest face over the given frames; None when no frame has a face."""
+def clip_face_box(frames: list[np.ndarray]) -> tuple[Box | None, float]:
+    """Median of the largest face over the frames that have one, and the share of frames that
+    have one (the detection rate); (None, 0.0) when no frame has a face."""
     found = [faces[0] for faces in map(detect_faces, frames) if faces]
     if not found:
-        return None
+        return None, 0.0
     arr = np.array([[b.x + b.w / 2, b.y + b.h / 2, b.w, b.h] for b in found])
     cx, cy, bw, bh = np.median(arr, axis=0)
-    return Box(cx - bw / 2, cy - bh / 2, bw, bh)
+    return Box(cx - bw / 2, cy - bh / 2, bw, bh), len(found) / len(frames)
 
 
 def square_crop(face: Box, width: int, height: int, expand: float) -> tuple[int, int, int]:

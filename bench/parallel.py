@@ -12,8 +12,13 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import signal
+import threading
 import time
+from collections.abc import Hashable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import replace
 from typing import Any
 
 from bench.errors import BenchError
@@ -45,9 +50,19 @@ def score_record(m: PerSampleMetric, pair: Pair, label: str, sid: str) -> Record
 _WORKER_METRICS: dict[tuple[str, bool], Metric] = {}
 
 
-def _init_worker() -> None:
+def _watch_parent(parent: int) -> None:
+    """Exit as soon as the parent is gone (kill -9, OOM, `timeout`): a worker must never outlive
+    the run that started it."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _init_worker(parent: int) -> None:
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     torch.set_num_threads(1)  # one process per core already
 
 
@@ -62,37 +77,89 @@ def _score_in_worker(metric_id: str, random_weights: bool, pair: Pair, label: st
     return score_record(m, pair, label, sid)
 
 
+def _reused(record: Record, label: str, sid: str) -> Record:
+    """`record` for another (model, sample) whose inputs have the same content."""
+    return replace(record, model=label, sample=sid, seconds=0.0,
+                   extra={**record.extra, "reused_from": f"{record.model}/{record.sample}"})
+
+
 class ParallelScorer:
-    """Scores parallel metrics in `workers` processes (inline when workers <= 1)."""
+    """Scores parallel metrics in `workers` processes (inline when workers <= 1).
+
+    A metric is a function of the inputs it declares, so a pair whose inputs have the same content
+    as an earlier pair's (`key`: the controls share the GT video or audio) gets that pair's record,
+    marked `reused_from`, instead of a second computation of the same number. Failures are not
+    copied (their message names the other pair's file): such pairs are scored themselves.
+    """
 
     def __init__(self, writer: ResultsWriter, workers: int) -> None:
         self.writer = writer
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: set[Future[Record]] = set()
+        self._pending: dict[Future[Record], Hashable] = {}
+        self._scored: dict[Hashable, Record] = {}
+        # pairs with the key of one in flight, scored (or copied) when it finishes
+        self._waiting: dict[Hashable, list[tuple[PerSampleMetric, Pair, str, str]]] = {}
 
-    def submit(self, m: PerSampleMetric, pair: Pair, label: str, sid: str) -> None:
+    def submit(self, m: PerSampleMetric, pair: Pair, label: str, sid: str,
+               key: Hashable = None) -> None:
+        if key is not None:
+            if key in self._scored:
+                self.writer.write(_reused(self._scored[key], label, sid))
+                return
+            if key in self._waiting:
+                self._waiting[key].append((m, pair, label, sid))
+                return
+            self._waiting[key] = []
         if self.workers <= 1 or not m.parallel:
-            self.writer.write(score_record(m, pair, label, sid))
+            self._done(score_record(m, pair, label, sid), key)
             return
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker)
-        self._pending.add(self._pool.submit(_score_in_worker, m.id, m.random_weights, pair, label, sid))
+                                             initializer=_init_worker, initargs=(os.getpid(),))
+        job = self._pool.submit(_score_in_worker, m.id, m.random_weights, pair, label, sid)
+        self._pending[job] = key
         if len(self._pending) >= 4 * self.workers:  # bound memory: at most a few pairs queued per worker
             self._collect(FIRST_COMPLETED)
 
+    def _done(self, record: Record, key: Hashable) -> None:
+        self.writer.write(record)
+        if key is None:
+            return
+        waiting = self._waiting.pop(key, [])
+        if record.status == "ok":
+            self._scored[key] = record
+            for _, _, label, sid in waiting:
+                self.writer.write(_reused(record, label, sid))
+        else:
+            for m, pair, label, sid in waiting:
+                self.submit(m, pair, label, sid)
+
     def _collect(self, how: str) -> None:
-        done, self._pending = wait(self._pending, return_when=how)
+        done, _ = wait(self._pending, return_when=how)
         for f in done:
-            self.writer.write(f.result())
+            self._done(f.result(), self._pending.pop(f))
 
     def close(self) -> None:
         """Wait for every job, write its record, stop the workers."""
         try:
-            if self._pending:
+            while self._pending:  # a failure can queue its waiting pairs anew
                 self._collect("ALL_COMPLETED")
         finally:
             if self._pool is not None:
                 self._pool.shutdown(cancel_futures=True)
                 self._pool = None
+
+    def abort(self) -> None:
+        """Stop at once (interrupt, fatal error): jobs in flight are dropped, and a re-run
+        recomputes them; the workers are killed, not waited for."""
+        pool, self._pool = self._pool, None
+        self._pending.clear()
+        self._waiting.clear()
+        if pool is not None:
+            procs = list((pool._processes or {}).values())  # the executor has no public handle
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.kill()
+            for proc in procs:
+                proc.join(5)

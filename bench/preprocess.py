@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
@@ -22,9 +21,9 @@ import cv2
 import numpy as np
 
 from bench import audio as audio_io
-from bench import face, video
+from bench import cache, face, video
 from bench.asr import Transcriber
-from bench.atomic import atomic_path
+from bench.atomic import make_temp_dir, write_text
 from bench.errors import BadInputError
 from bench.hashing import sha256_file, sha256_json
 from bench.paths import preprocessed_dir
@@ -33,6 +32,9 @@ from bench.sample import RawItem, Sample
 log = logging.getLogger(__name__)
 
 PREPROCESS_VERSION = "1"
+# decoded video may fall short of the declared duration by this much (container rounding, a last
+# frame's display time, audio-led container durations) before the file counts as truncated
+TRUNCATION_SLACK_S, TRUNCATION_SLACK = 0.5, 0.1
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class PreprocessConfig:
     crop: str = "face"  # face: detected face, square; center: central square; none: squash whole frame
     face_expand: float = 1.8  # square side = expand x detected face size
     detect_frames: int = 10  # frames spread over the clip on which faces are detected
+    min_face_share: float = 0.3  # a face on at least this share of them, else "no face"
     voice_profile_seconds: float = 2.0
     min_seconds: float = 1.0  # shorter clips are rejected as bad input
     codec: str = "ffv1"  # ffv1 (lossless .mkv) or h264 (.mp4)
@@ -55,28 +58,55 @@ class PreprocessConfig:
             raise ValueError(f"preprocess.crop must be face, center or none, not {self.crop!r}")
         if self.codec not in ("ffv1", "h264"):
             raise ValueError(f"preprocess.codec must be ffv1 or h264, not {self.codec!r}")
+        for name in ("size", "detect_frames", "sample_rate"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"preprocess.{name} must be a positive integer, not {value!r}")
+        for name in ("fps", "max_seconds", "face_expand", "voice_profile_seconds"):
+            value = getattr(self, name)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or not 0 < value < float("inf"):
+                raise ValueError(f"preprocess.{name} must be a positive number, not {value!r}")
+        if not 0 < self.min_face_share <= 1:
+            raise ValueError(f"preprocess.min_face_share must be in (0, 1], "
+                             f"not {self.min_face_share!r}")
 
 
-def _crop_window(cfg: PreprocessConfig, info: video.VideoInfo, path: Path) -> tuple[int, int, int, int]:
-    """(x0, y0, w, h) of the region that is resized to size x size."""
+def _crop_window(cfg: PreprocessConfig, info: video.VideoInfo,
+                 path: Path) -> tuple[tuple[int, int, int, int], float | None]:
+    """(x0, y0, w, h) of the region that is resized to size x size, and the face detection rate
+    over the sampled frames (None without detection)."""
     w, h = info.width, info.height
     if cfg.crop == "none":
-        return 0, 0, w, h
+        return (0, 0, w, h), None
     if cfg.crop == "center":
         side = min(w, h)
-        return (w - side) // 2, (h - side) // 2, side, side
+        return ((w - side) // 2, (h - side) // 2, side, side), None
     est = int((info.duration or cfg.max_seconds) * cfg.fps)
     n = max(1, min(est, int(cfg.max_seconds * cfg.fps)))
     step = max(1, n // cfg.detect_frames)
     frames = video.iter_frames_cfr(path, cfg.fps, cfg.max_seconds)
     # stop decoding once enough frames are picked (the crop pass decodes the clip again, streamed)
     picks = list(islice((f for k, f in enumerate(frames) if k % step == 0), cfg.detect_frames))
-    box = face.clip_face_box(picks)
-    if box is None:
-        raise BadInputError(path, f"no face found in {len(picks)} sampled frames "
-                                  f"(detector {face.DETECTOR_ID}); use --crop center to skip detection")
+    box, rate = face.clip_face_box(picks)
+    if box is None or rate < cfg.min_face_share:
+        raise BadInputError(path, f"no face: found on {rate:.0%} of {len(picks)} sampled frames, "
+                                  f"{cfg.min_face_share:.0%} needed (detector {face.DETECTOR_ID}); "
+                                  "use --crop center to skip detection")
     x0, y0, side = face.square_crop(box, w, h, cfg.face_expand)
-    return x0, y0, side, side
+    return (x0, y0, side, side), rate
+
+
+def _check_complete(cfg: PreprocessConfig, info: video.VideoInfo, path: Path, frames: int) -> None:
+    """A decode that ends far short of the duration the container declares is a truncated file
+    (a cut download keeps its header): bad input, not a short clip."""
+    declared = info.video_duration or info.duration
+    if not declared or frames >= int(round(cfg.max_seconds * cfg.fps)):
+        return
+    expected, got = min(declared, cfg.max_seconds), frames / cfg.fps
+    if got < expected - max(TRUNCATION_SLACK_S, TRUNCATION_SLACK * expected):
+        raise BadInputError(path, f"truncated: {got:.2f} s of video decoded, the container "
+                                  f"declares {declared:.2f} s")
 
 
 def _resizer(window: tuple[int, int, int, int], size: int):
@@ -102,7 +132,7 @@ def _build(item: RawItem, cfg: PreprocessConfig, out: Path) -> dict:
     if not info.has_audio:
         raise BadInputError(path, "no audio track")
     raw_audio, rate = audio_io.read_audio_native(path)
-    window = _crop_window(cfg, info, path)
+    window, face_rate = _crop_window(cfg, info, path)
     suffix = ".mkv" if cfg.codec == "ffv1" else ".mp4"
     first: list[np.ndarray] = []
 
@@ -113,6 +143,7 @@ def _build(item: RawItem, cfg: PreprocessConfig, out: Path) -> dict:
             yield img
 
     n = video.write_video(out / f"video{suffix}", frames(), cfg.fps, cfg.codec)
+    _check_complete(cfg, info, path, n)
     duration = n / cfg.fps
     if duration < cfg.min_seconds:
         raise BadInputError(path, f"clip is {duration:.2f} s long, shorter than the {cfg.min_seconds} s minimum")
@@ -126,8 +157,11 @@ def _build(item: RawItem, cfg: PreprocessConfig, out: Path) -> dict:
     profile = sound[: int(cfg.voice_profile_seconds * cfg.sample_rate)]
     audio_io.write_wav(out / "voice_profile.wav", profile, cfg.sample_rate)
     cv2.imwrite(str(out / "source.png"), cv2.cvtColor(first[0], cv2.COLOR_RGB2BGR))
+    names = [f"video{suffix}", "audio.wav", "voice_profile.wav", "source.png"]
     return {"video": f"video{suffix}", "num_frames": n, "duration": duration,
-            "meta": {"crop_window": list(window), "source_size": [info.width, info.height],
+            "files": {name: cache.digest(out / name) for name in names},
+            "meta": {"crop_window": list(window), "face_detect_rate": face_rate,
+                     "source_size": [info.width, info.height],
                      "source_nominal_fps": info.nominal_fps, "source_audio_rate": rate,
                      "audio_minus_video_s": round(mismatch, 4),
                      "voice_profile": f"first {cfg.voice_profile_seconds:g} s of the clip's audio"}}
@@ -142,20 +176,13 @@ def preprocess(item: RawItem, cfg: PreprocessConfig, transcriber: Transcriber | 
         raise BadInputError(video_path, "file does not exist")
     key = cache_key(item, sha256_file(video_path), cfg)
     entry = (cache_root or preprocessed_dir()) / key[:2] / key
-    record = entry / "sample.json"
-    if not record.is_file():
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", dir=entry.parent))
-        try:
-            fields = _build(item, cfg, tmp)
-            (tmp / "sample.json").write_text(json.dumps(fields, indent=2, sort_keys=True))
-            try:
-                os.rename(tmp, entry)
-            except OSError:  # another process finished the same entry first: theirs is identical
-                pass
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    fields = json.loads(record.read_text())
+    fields = cache.verified_record(entry / "sample.json", "preprocessed cache entry")
+    if fields is None:
+        _build_entry(item, cfg, entry)
+        fields = cache.verified_record(entry / "sample.json", "preprocessed cache entry")
+        if fields is None:
+            raise BadInputError(video_path, f"preprocessed cache entry {entry} fails verification "
+                                            "right after it was written (a disk fault?)")
     text, source = (item.text, "dataset") if item.text else _transcribe(entry, transcriber)
     return Sample(id=item.id, dataset=item.dataset, source_image=str(entry / "source.png"),
                   voice_profile=str(entry / "voice_profile.wav"), video=str(entry / fields["video"]),
@@ -165,13 +192,33 @@ def preprocess(item: RawItem, cfg: PreprocessConfig, transcriber: Transcriber | 
                   meta={**fields["meta"], "cache_key": key})
 
 
+def _build_entry(item: RawItem, cfg: PreprocessConfig, entry: Path) -> None:
+    """Build the entry in a temp directory and rename it into place, replacing a damaged one.
+    Two processes may build the same entry: their files are identical, either one wins."""
+    tmp = make_temp_dir(entry.parent, entry.name)
+    try:
+        fields = _build(item, cfg, tmp)
+        write_text(tmp / "sample.json", json.dumps(fields, indent=2, sort_keys=True))
+        if entry.exists():
+            trash = make_temp_dir(entry.parent, entry.name + ".old")
+            try:
+                os.rename(entry, trash / "entry")
+            except OSError:
+                pass  # another process moved it first
+            shutil.rmtree(trash, ignore_errors=True)
+        try:
+            os.rename(tmp, entry)
+        except OSError:  # another process finished the same entry first
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _transcribe(entry: Path, transcriber: Transcriber | None) -> tuple[str | None, str]:
     """Machine transcript of the preprocessed audio, cached per backend beside the entry."""
     if transcriber is None:
         return None, "none"
-    cached = entry / f"asr-{sha256_json(transcriber.id)[:16]}.txt"
-    if not cached.is_file():
-        text = transcriber.transcribe(audio_io.load_audio(entry / "audio.wav"))
-        with atomic_path(cached) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-    return cached.read_text(encoding="utf-8") or None, f"asr:{transcriber.id}"
+    path = entry / f"asr-{sha256_json(transcriber.id)[:16]}.txt"
+    text = cache.text(
+        path, lambda: transcriber.transcribe(audio_io.load_audio(entry / "audio.wav")))
+    return text or None, f"asr:{transcriber.id}"

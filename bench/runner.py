@@ -10,11 +10,10 @@ recorded with the file and the cause, and the run goes on.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-import tempfile
+import sqlite3
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -23,9 +22,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from bench import index, paths, provenance
+from bench import cache, index, paths, provenance
 from bench.asr import make_transcriber
-from bench.atomic import atomic_path, write_json
+from bench.atomic import clean_stale, make_temp_dir, write_json
 from bench.bootstrap import BootstrapConfig, draws, percentile_ci
 from bench.clip import Clip
 from bench.config import RunConfig
@@ -35,7 +34,7 @@ from bench.generators import GenContext, Generator, make_generator
 from bench.hashing import sha256_json
 from bench.parallel import ParallelScorer
 from bench.preprocess import preprocess
-from bench.results import Record, ResultsWriter, done_keys, read_records
+from bench.results import Record, ResultsWriter, RunLock, done_keys, read_records
 from bench.sample import RawItem, Sample
 from bench.splits import check_items, load_manifest, make_manifest, shipped_manifest
 from bench.summary import summarize
@@ -86,7 +85,9 @@ class Runner:
         self.root = adapter.resolve_root(cfg.root)
         items = adapter.discover(self.root)
         self.manifest = _split(self.cfg, items)
-        entries = self.manifest["samples"][: cfg.limit] if cfg.limit else self.manifest["samples"]
+        entries = self.manifest["samples"]
+        if cfg.limit is not None:
+            entries = entries[: cfg.limit]
         self.manifest = {**self.manifest, "samples": entries}
         found, self.mismatches = check_items(self.manifest, items)
         self.items = {i.id: i for i in found}
@@ -100,6 +101,7 @@ class Runner:
         self.metrics = [get_metric(m, cfg.random_weights) for m in cfg.metrics]
         self.transcriber = make_transcriber(cfg.asr, self.cfg.device)
         self._samples: dict[str, Sample | BenchError] = {}
+        self._records: dict[tuple[str, str, str, str], Record] = {}  # what earlier runs finished
 
     # -- samples -----------------------------------------------------------------------------
     def sample(self, sample_id: str) -> Sample:
@@ -121,7 +123,17 @@ class Runner:
     # -- stages ------------------------------------------------------------------------------
     def run(self) -> RunResult:
         cfg = self.cfg
+        k, n = cfg.shard
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        with RunLock(self.run_dir / "results" / f"shard-{k}-of-{n}.lock"):
+            home = paths.home()
+            for root in (paths.preprocessed_dir(), home / "features", home / "stats",
+                         self.run_dir / "outputs", self.run_dir):
+                clean_stale(root)
+            return self._run()
+
+    def _run(self) -> RunResult:
+        cfg = self.cfg
         write_json(self.run_dir / "config.json", cfg.to_dict())
         write_json(self.run_dir / "split.json", self.manifest)
         missing = self._setup_metrics()
@@ -134,9 +146,11 @@ class Runner:
                  k, n, len(self.shard_ids), len(self.sample_ids), ",".join(cfg.models), ",".join(cfg.metrics))
         for mm in self.mismatches:
             log.warning("split: %s: %s", mm.path or mm.sample, mm.cause)
+        # opening the writer cuts a torn tail before anything is read or appended
+        writer = ResultsWriter(self.run_dir / "results" / f"shard-{k}-of-{n}.jsonl")
         records = read_records(self.run_dir / "results")
         done = done_keys(records.values())
-        writer = ResultsWriter(self.run_dir / "results" / f"shard-{k}-of-{n}.jsonl")
+        self._records = records
         try:
             ok_ids = self._preprocess(writer, records)
             outputs = self._generate(writer, ok_ids, done)
@@ -183,6 +197,8 @@ class Runner:
         for g, sid in tqdm(todo, desc="generate", unit="output", disable=None):
             out_dir = paths.output_dir(self.run_dir, g.label, sid)
             meta = _read_meta(out_dir)
+            if meta is None and ("generate", g.label, sid, "") in done:
+                done.difference_update(k for k in list(done) if k[1] == g.label and k[2] == sid)
             if meta is None:
                 if g.label not in ready:
                     g.setup(ctx)
@@ -200,13 +216,15 @@ class Runner:
 
     def _generate_one(self, g: Generator, sample: Sample, ctx: GenContext, out_dir: Path) -> dict[str, Any]:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+        tmp = make_temp_dir(out_dir.parent, out_dir.name)
         t0 = time.perf_counter()
         try:
             g.check(sample)
             got = g.generate(sample, ctx, tmp)
+            files = [p.name for p in (got.video, got.audio) if p is not None]
             meta = {"status": "ok", "model": g.label, "sample": sample.id, "runtime_s": time.perf_counter() - t0,
                     "video": got.video.name if got.video else None, "audio": got.audio.name if got.audio else None,
+                    "files": {name: cache.digest(tmp / name) for name in files},
                     "meta": got.meta}
             write_json(tmp / "meta.json", meta)
             shutil.rmtree(out_dir, ignore_errors=True)
@@ -228,8 +246,10 @@ class Runner:
         try:
             for sid in tqdm(ok_ids, desc="evaluate", unit="clip", disable=None):
                 self._evaluate_sample(writer, scorer, sid, outputs, done, active, labels, produces)
-        finally:
-            scorer.close()
+        except BaseException:
+            scorer.abort()
+            raise
+        scorer.close()
 
     def _evaluate_sample(self, writer: ResultsWriter, scorer: ParallelScorer, sid: str, outputs: dict, done: set,
                          active: list[Metric], labels: list[str], produces: dict[str, frozenset[str]]) -> None:
@@ -253,7 +273,7 @@ class Runner:
                 elif lacking:
                     writer.write(Record("metric", sid, "not_applicable", model=label, metric=m.id, error=lacking))
                 else:
-                    scorer.submit(m, Pair(s, gen, gt), label, sid)
+                    scorer.submit(m, Pair(s, gen, gt), label, sid, _input_key(m, s, gen))
 
     def _feature_dir(self, m: DistributionalMetric) -> Path:
         """Features are cached across runs by extractor + weights, then by clip content: a second
@@ -267,7 +287,7 @@ class Runner:
     def _features(self, writer: ResultsWriter, m: DistributionalMetric, label: str, sid: str, clip: Clip,
                   done: set, lacking: str | None = None) -> None:
         key = ("features", label, sid, m.extractor)
-        if key in done:
+        if key in done and self._feature_ok(m, key):
             return
         if lacking:
             writer.write(Record("features", sid, "not_applicable", model=label, metric=m.extractor, error=lacking))
@@ -276,13 +296,12 @@ class Runner:
         try:
             content = clip.key(m.modality)
             path = self._feature_path(m, content)
-            cached = path.is_file()
+            cached = cache.verified(path)
             if cached:
                 rows = int(np.load(path, mmap_mode="r").shape[0])  # header only
             else:
                 feats = np.asarray(m.features(clip), dtype=np.float32)
-                with atomic_path(path) as tmp, open(tmp, "wb") as f:
-                    np.save(f, feats)
+                cache.save_npy(path, feats)
                 rows = int(feats.shape[0])
         except BenchError as exc:
             log.error("%s features of %s/%s failed: %s", m.extractor, label, sid, exc)
@@ -293,6 +312,14 @@ class Runner:
         writer.write(Record("features", sid, "ok", model=label, metric=m.extractor, seconds=time.perf_counter() - t0,
                             extra={"rows": rows, "cached": cached, "content": content}))
         done.add(key)
+
+    def _feature_ok(self, m: DistributionalMetric, key: tuple[str, str, str, str]) -> bool:
+        """A finished features step whose cached file is still intact (a not-applicable one
+        has no file); a damaged file is recomputed."""
+        rec = self._records.get(key)
+        if rec is None or rec.status != "ok":
+            return True
+        return cache.verified(self._feature_path(m, rec.extra["content"]))
 
     def _reduce(self, records: dict) -> dict[tuple[str, str], dict[str, Any]]:
         """Distributional metrics over every shard's features: samples with both sides present."""
@@ -307,12 +334,19 @@ class Runner:
             ref_have = have.get(REFERENCE, {})
             for g in self.generators:
                 gen_have = have.get(g.label, {})
-                ids = sorted(s for s in set(gen_have) & set(ref_have)
-                             if self._feature_path(m, gen_have[s]["content"]).is_file()
-                             and self._feature_path(m, ref_have[s]["content"]).is_file())
+                both = sorted(set(gen_have) & set(ref_have))
+                sides = ((g.label, gen_have), (REFERENCE, ref_have))
+                damaged = {s: side for s in both for side, h in sides
+                           if not cache.verified(self._feature_path(m, h[s]["content"]))}
+                ids = [s for s in both if s not in damaged]
                 entry: dict[str, Any] = {"n": len(ids), "coverage": len(ids) / len(self.sample_ids),
                                          "rows": sum(gen_have[s]["rows"] for s in ids),
                                          "calibrated": m.calibrated}
+                if damaged:
+                    entry["missing_features"] = [f"{side}/{s}" for s, side in
+                                                 sorted(damaged.items())]
+                    log.error("%s for %s: features of %s are missing or damaged (re-run to "
+                              "recompute)", m.id, g.label, ", ".join(entry["missing_features"]))
                 if not ids:
                     out[(g.label, m.id)] = {**entry, "status": "no_data"}
                     continue
@@ -358,17 +392,32 @@ class Runner:
         all_failed = summary["preprocessed"] == 0 or (metric_recs and all(r.status == "failed" for r in metric_recs))
         any_failed = bool(summary["failures"] or self.mismatches or missing)
         exit_code = 1 if all_failed or (self.cfg.strict and any_failed) else 0
-        index.record_run(self.run_id, self.run_dir, self.cfg.to_dict(), prov, summary,
-                         "complete" if summary["preprocessed"] == len(self.sample_ids) else "partial")
+        complete = summary["preprocessed"] == len(self.sample_ids)
+        try:
+            index.record_run(self.run_id, self.run_dir, self.cfg.to_dict(), prov, summary,
+                             "complete" if complete else "partial")
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("results and summary are written, but the run index %s was not updated: %s",
+                        paths.index_path(), exc)
         return RunResult(self.run_id, self.run_dir, summary, exit_code)
 
 
 def _read_meta(out_dir: Path) -> dict[str, Any] | None:
-    path = out_dir / "meta.json"
-    if not path.is_file():
-        return None
-    meta = json.loads(path.read_text())
-    return meta if meta.get("status") == "ok" else None
+    """The metadata of a finished output whose files match the digests written with them."""
+    meta = cache.verified_record(out_dir / "meta.json", "output")
+    return meta if meta is not None and meta.get("status") == "ok" else None
+
+
+def _input_key(m: Metric, s: Sample, gen: Clip) -> tuple[str, ...]:
+    """The content of everything a per-sample metric reads: the sample's ground truth, source
+    image, voice profile and text (its preprocessing cache key) and the generated modalities it
+    declares. Two pairs with equal keys have equal values."""
+    key = [m.id, s.meta["cache_key"]]
+    if "gen_video" in m.needs:
+        key.append(gen.content_key)
+    if "gen_audio" in m.needs:
+        key.append(gen.audio_key)
+    return tuple(key)
 
 
 def _lacking(m: Metric, produces: frozenset[str], gen: Clip) -> str | None:

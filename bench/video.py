@@ -41,7 +41,8 @@ class VideoInfo:
     nominal_fps: float
     has_audio: bool
     audio_rate: int | None
-    duration: float | None
+    duration: float | None  # the container's (the longest stream's)
+    video_duration: float | None = None  # the video stream's own, where the container states it
 
 
 def _open(path: str | Path) -> av.container.InputContainer:
@@ -65,20 +66,35 @@ def probe(path: str | Path) -> VideoInfo:
         a = c.streams.audio[0] if c.streams.audio else None
         rate = v.average_rate or v.guessed_rate or 0
         duration = float(c.duration / av.time_base) if c.duration else None
+        v_duration = float(v.duration * v.time_base) if v.duration and v.time_base else None
         return VideoInfo(str(path), v.codec_context.width, v.codec_context.height, float(rate),
-                         a is not None, a.codec_context.sample_rate if a else None, duration)
+                         a is not None, a.codec_context.sample_rate if a else None, duration,
+                         v_duration)
+
+
+def _broken(c: av.container.InputContainer, what: str, reached: float | None,
+            exc: Exception) -> str:
+    """The cause of a decode error, saying how far decoding got: a stream that breaks well before
+    the duration its container declares is a truncated file."""
+    declared = float(c.duration / av.time_base) if c.duration else None
+    if reached is not None and declared and reached < declared - 0.5:
+        return (f"truncated or corrupt: the {what} stream breaks at {reached:.2f} s of the "
+                f"{declared:.2f} s the container declares ({exc})")
+    return f"corrupt {what} stream ({exc})"
 
 
 def _frame_times(c: av.container.InputContainer, path: str | Path) -> Iterator[tuple[float, av.VideoFrame]]:
     stream = c.streams.video[0]
     stream.thread_type = "AUTO"
+    t = None
     try:
         for frame in c.decode(stream):
             if frame.pts is None:
                 continue
-            yield float(frame.pts * frame.time_base), frame
+            t = float(frame.pts * frame.time_base)
+            yield t, frame
     except av.error.FFmpegError as exc:
-        raise BadInputError(path, f"corrupt video stream ({exc})") from exc
+        raise BadInputError(path, _broken(c, "video", t, exc)) from exc
 
 
 def iter_frames_cfr(path: str | Path, fps: float = FPS, max_seconds: float | None = None,
@@ -144,11 +160,13 @@ def decode_audio_stream(path: str | Path) -> tuple[np.ndarray, int]:
             video_start = float(v.start_time * v.time_base)
         chunks: list[np.ndarray] = []
         audio_start: float | None = None
+        decoded = 0
         try:
             for frame in c.decode(stream):
                 if audio_start is None and frame.pts is not None:
                     audio_start = float(frame.pts * frame.time_base)
                 arr = frame.to_ndarray()
+                decoded += frame.samples
                 if arr.dtype.kind == "i":
                     arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max + 1)
                 if frame.format.is_planar:
@@ -156,7 +174,8 @@ def decode_audio_stream(path: str | Path) -> tuple[np.ndarray, int]:
                 else:
                     chunks.append(arr.reshape(-1, len(frame.layout.channels)).astype(np.float32).mean(axis=1))
         except av.error.FFmpegError as exc:
-            raise BadInputError(path, f"corrupt audio stream ({exc})") from exc
+            reached = decoded / rate if rate else None
+            raise BadInputError(path, _broken(c, "audio", reached, exc)) from exc
     if not chunks:
         raise BadInputError(path, "audio track has no decodable samples")
     x = np.concatenate(chunks).astype(np.float32)

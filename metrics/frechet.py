@@ -21,7 +21,7 @@ import torch
 from scipy import linalg
 from torchmetrics import Metric as TMMetric
 
-from bench.atomic import atomic_path
+from bench.cache import verified, verified_write
 from bench.errors import BadInputError
 from metrics.base import FeatureSet
 
@@ -71,12 +71,12 @@ def stats_of(chunks: Iterable[np.ndarray], dim: int, ddof: int = 1) -> GaussianS
 
 def cached_stats(cache: Path | None, chunks: Iterable[np.ndarray], dim: int, ddof: int) -> GaussianStats:
     """`stats_of`, read from / written to `cache` (an .npz keyed by content by the caller)."""
-    if cache is not None and cache.is_file():
+    if cache is not None and verified(cache):
         with np.load(cache) as z:
             return GaussianStats(z["mu"], z["sigma"], int(z["n"]))
     st = stats_of(chunks, dim, ddof)
     if cache is not None:
-        with atomic_path(cache) as tmp, open(tmp, "wb") as f:
+        with verified_write(cache) as tmp, open(tmp, "wb") as f:
             np.savez(f, mu=st.mu, sigma=st.sigma, n=st.n)
     return st
 

@@ -26,9 +26,8 @@ from typing import ClassVar
 
 import jiwer
 
-from bench import paths
+from bench import cache, paths
 from bench.asr import RATE, FasterWhisper, OpenAIWhisper, Transcriber
-from bench.atomic import atomic_path
 from bench.clip import Clip
 from bench.errors import BadInputError, ConfigError, MissingWeightsError
 from bench.textnorm import SCHEMES, normalise
@@ -60,12 +59,9 @@ class _WER(PerSampleMetric):
         self.asr = self.backend(device)
 
     def transcript(self, clip: Clip) -> str:
-        cache = paths.home() / "transcripts" / self.asr.id.replace("/", "_") / f"{clip.audio_key}.txt"
-        if not cache.is_file():
-            text = self.asr.transcribe(clip.audio_at(RATE))
-            with atomic_path(cache) as tmp:
-                tmp.write_text(text, encoding="utf-8")
-        return cache.read_text(encoding="utf-8")
+        where = paths.home() / "transcripts" / self.asr.id.replace("/", "_")
+        path = where / f"{clip.audio_key}.txt"
+        return cache.text(path, lambda: self.asr.transcribe(clip.audio_at(RATE)))
 
     def compute(self, pair: Pair) -> Score:
         if not pair.sample.text:

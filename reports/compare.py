@@ -10,6 +10,7 @@ other weights (SHA-256) under the same registry name.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from reports.runs import Run
 from reports.tables import family
 
 OK, IMPROVED, REGRESSION, MISSING, NEW = "ok", "improved", "REGRESSION", "MISSING", "new"
+INVALID = "INVALID"  # NaN, ±inf, or a metric marked ok with no value: the gate cannot pass it
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class Comparison:
     def exit_code(self) -> int:
         if self.incomparable:
             return 2
-        return 1 if any(d.status in (REGRESSION, MISSING) for d in self.deltas) else 0
+        return 1 if any(d.status in (REGRESSION, MISSING, INVALID) for d in self.deltas) else 0
 
 
 def incomparabilities(base: Run, new: Run) -> list[str]:
@@ -103,8 +105,31 @@ def _value(e: dict[str, Any] | None) -> float | None:
     return e.get("mean", e.get("value"))
 
 
+def invalid(e: dict[str, Any] | None) -> str | None:
+    """Why an entry marked ok has no usable number (None when it has one, or is not ok)."""
+    if not e or e.get("status") != "ok":
+        return None
+    v = e.get("mean", e.get("value"))
+    if v is None:
+        return "status ok but no value"
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return f"value {v!r} is not a number"
+    if not math.isfinite(v):
+        return f"value is {v}"
+    return None
+
+
+def unusable_base(base: Run) -> list[str]:
+    """BASE entries that cannot serve as a baseline (the gate is then meaningless: exit 2)."""
+    return [f"BASE {model} / {metric}: {why}" for model in base.models for metric in base.metric_ids
+            if (why := invalid(base.entry(model, metric))) is not None]
+
+
 def judge(model: str, metric: str, b: dict[str, Any], n: dict[str, Any] | None, tol: Tolerance) -> Delta:
     """One (model, metric) verdict."""
+    if (why := invalid(n)) is not None:
+        return Delta(model, metric, INVALID, _value(b) if invalid(b) is None else None, None,
+                     why=f"NEW {why}")
     bv, nv = _value(b), _value(n)
     if bv is None:
         return Delta(model, metric, NEW if nv is not None else OK, bv, nv, why="no value in BASE")
@@ -134,19 +159,24 @@ def compare(base: Run, new: Run, tolerances: dict[str, Tolerance]) -> Comparison
             deltas.append(judge(model, metric, base.entry(model, metric) or {}, new.entry(model, metric), tol))
     for model in new.models:
         for metric in new.metric_ids:
-            if base.entry(model, metric) is None and _value(new.entry(model, metric)) is not None:
-                deltas.append(Delta(model, metric, NEW, None, _value(new.entry(model, metric)), why="not in BASE"))
-    return Comparison(deltas, incomparabilities(base, new))
+            e = new.entry(model, metric)
+            if base.entry(model, metric) is None and e and e.get("status") == "ok":
+                bad = invalid(e)
+                deltas.append(Delta(model, metric, INVALID if bad else NEW, None,
+                                    None if bad else _value(e),
+                                    why=f"NEW {bad}" if bad else "not in BASE"))
+    return Comparison(deltas, incomparabilities(base, new) + unusable_base(base))
 
 
 def markdown(c: Comparison, base: Run, new: Run) -> str:
     lines = [f"## bench compare: {base.run_id} → {new.run_id}", ""]
     if c.incomparable:
         lines += ["**INCOMPARABLE** (exit 2):", *[f"- {w}" for w in c.incomparable], ""]
-    counts = {s: sum(d.status == s for d in c.deltas) for s in (REGRESSION, MISSING, IMPROVED, OK, NEW)}
+    statuses = (INVALID, REGRESSION, MISSING, IMPROVED, OK, NEW)
+    counts = {s: sum(d.status == s for d in c.deltas) for s in statuses}
     lines += [", ".join(f"{k}: {v}" for k, v in counts.items() if v), "",
               "| model | metric | base | new | Δ | allowed | status |", "|---|---|---|---|---|---|---|"]
-    order = {REGRESSION: 0, MISSING: 1, IMPROVED: 2, NEW: 3, OK: 4}
+    order = {INVALID: 0, REGRESSION: 1, MISSING: 2, IMPROVED: 3, NEW: 4, OK: 5}
     for d in sorted(c.deltas, key=lambda d: order[d.status]):
         def f(v: float | None) -> str:
             return "—" if v is None else fmt(v)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,10 @@ def load_run(ref: str | Path) -> Run:
         hits = [r for r in list_runs() if r["run_id"] == str(ref)]
         if not hits:
             raise ConfigError(f"{ref}: not a run directory (no summary.json) and not a run id in the index")
+        if len(hits) > 1:
+            logging.getLogger("bench").warning(
+                "run id %s is indexed in %d directories; using the newest, %s (pass a directory "
+                "to choose)", ref, len(hits), hits[0]["path"])
         path = Path(hits[0]["path"])
         if not (path / "summary.json").is_file():
             raise ConfigError(f"run {ref}: {path}/summary.json is gone")

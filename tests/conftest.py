@@ -18,6 +18,41 @@ REFERENCE = [Path(p) for p in os.environ.get("BENCH_REFERENCE_PACKAGES", "").spl
     REPO / ".venv-ci" / "reference", REPO / ".venv" / "reference"]
 
 
+BENCHMARKS = Path(__file__).resolve().parent / "benchmarks"
+TIERS = ("default", "slow", "bench")
+_TIER_COUNTS: dict[str, int] = {}
+
+
+def _tier(item: pytest.Item) -> str:
+    if item.get_closest_marker("bench"):
+        return "bench"
+    return "slow" if item.get_closest_marker("slow") else "default"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/benchmarks is in the `bench` tier; count the tiers (and the parity
+    tests in each) before `-m` deselects any, for the summary line .ci/run shows."""
+    for item in items:
+        if BENCHMARKS in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.bench)
+    _TIER_COUNTS.clear()
+    for item in items:
+        tier = _tier(item)
+        _TIER_COUNTS[tier] = _TIER_COUNTS.get(tier, 0) + 1
+        if item.get_closest_marker("parity"):
+            _TIER_COUNTS[f"parity-{tier}"] = _TIER_COUNTS.get(f"parity-{tier}", 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if not _TIER_COUNTS:
+        return
+    parts = [f"{t} {_TIER_COUNTS.get(t, 0)} (parity {_TIER_COUNTS.get('parity-' + t, 0)})"
+             for t in TIERS]
+    terminalreporter.write_line(f"test tiers collected: {', '.join(parts)}; selected by -m "
+                                f"{config.getoption('markexpr') or '(all)'!r}")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def bench_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One BENCH_HOME per test session: caches are shared between tests, never with the user's."""

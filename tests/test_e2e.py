@@ -18,7 +18,8 @@ from bench.cli import main
 from bench.results import read_records
 from bench.splits import load_manifest, shipped_manifest
 
-pytestmark = pytest.mark.slow
+# one worker runs every test here (pytest -n: --dist loadgroup), so the demo run is made once
+pytestmark = pytest.mark.xdist_group("demo")
 STOI, MCD = "stoi@pystoi/16k/truncate", "mcd@pymcd/dtw/16k"
 FVD = "fvd@i3d-tfhub/16f-stride16/224-tf1bilinear-squash/pm1/cov-biased"
 PSNR, SSIM = "psnr@rgb-uint8/frame-mean/cap100", "ssim@rgb-uint8/gauss11-s1.5/frame-mean"
@@ -46,11 +47,29 @@ def metric_lines(run_dir: Path) -> list[dict]:
     return out
 
 
-def test_demo_run_produces_results_for_the_controls(tmp_path, monkeypatch, capsys):
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> tuple[Path, str]:
+    """The README's main job, `bench run --dataset demo` with every default, run once for the
+    tests of this module (the first of the two long end-to-end runs the README names). Session
+    scope: a module fixture would be rebuilt whenever xdist interleaves another module's test."""
+    import contextlib
+    import io
+
+    cwd = tmp_path_factory.mktemp("demo-run")
+    old = os.getcwd()
+    os.chdir(cwd)
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            assert main(["run", "--dataset", "demo"]) == 0
+    finally:
+        os.chdir(old)
+    return next((cwd / "bench-runs").iterdir()), out.getvalue()
+
+
+def test_demo_run_produces_results_for_the_controls(demo_run, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "--dataset", "demo"]) == 0
-    out = capsys.readouterr().out
-    run_dir = next((tmp_path / "bench-runs").iterdir())
+    run_dir, out = demo_run
     s = summary(run_dir)
     assert s["coverage"] == 1.0 and s["n_samples"] == 8 and s["failures"] == []
     m = s["metrics"]
@@ -94,32 +113,42 @@ def test_demo_run_produces_results_for_the_controls(tmp_path, monkeypatch, capsy
     assert main(["compare", str(run_dir), str(run_dir)]) == 0
 
 
-def test_same_config_gives_the_same_numbers(tmp_path, monkeypatch):
+def test_features_are_shared_within_and_across_runs(demo_run, tmp_path, monkeypatch):
+    """Outputs identical to the ground truth (gt, shuffled's video) reuse its features; a later
+    run on the same split computes nothing that an earlier one has; per-sample metrics of inputs
+    identical to another pair's are recorded as reused."""
+    run_dir, _ = demo_run
+    recs = [r for r in read_records(run_dir / "results").values() if r.stage == "features"]
+    models = ("__reference__", "gt", "static", "shuffled")
+    cached = {m: {r.extra["cached"] for r in recs if r.model == m} for m in models}
+    assert cached == {"__reference__": {False}, "gt": {True}, "static": {False}, "shuffled": {True}}
+    metric = read_records(run_dir / "results")
+    same_video = metric[("metric", "shuffled", "demo-000", PSNR)]
+    same_audio = metric[("metric", "static", "demo-000", STOI)]
+    assert same_video.extra["reused_from"] == same_audio.extra["reused_from"] == "gt/demo-000"
     monkeypatch.chdir(tmp_path)
-    args = ["run", "--dataset", "demo", "--models", "shuffled", "--metrics", f"{STOI},{MCD}", "--limit", "3"]
-    assert main(args + ["--out", "a"]) == 0 and main(args + ["--out", "b"]) == 0
-    assert summary(Path("a"))["metrics"] == summary(Path("b"))["metrics"]
+    assert main(["run", "--dataset", "demo", "--models", "static", "--metrics", FVD, "--limit", "3",
+                 "--out", "later"]) == 0
+    later = [r for r in read_records(Path("later") / "results").values() if r.stage == "features"]
+    assert len(later) == 6 and all(r.extra["cached"] for r in later)
+    assert summary(Path("later"))["metrics"]["static"][FVD]["n"] == 3
 
 
-def test_reference_features_are_cached_across_runs_and_random_weights_are_marked(tmp_path, monkeypatch, capsys):
-    """A second model on the same split computes only its own side; --random-weights results say so."""
+def test_random_weights_are_marked_uncalibrated(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    common = ["run", "--dataset", "demo", "--metrics", FVD, "--random-weights", "--limit", "3"]
-    assert main(common + ["--models", "gt", "--out", "a"]) == 0
-    assert main(common + ["--models", "static", "--out", "b"]) == 0
+    assert main(["run", "--dataset", "demo", "--models", "static", "--metrics", FVD,
+                 "--random-weights", "--limit", "2", "--out", "r"]) == 0
     assert "UNCALIBRATED" in capsys.readouterr().out
-    recs = [r for r in read_records(Path("b") / "results").values() if r.stage == "features"]
-    ref = [r for r in recs if r.model == "__reference__"]
-    gen = [r for r in recs if r.model == "static"]
-    assert len(ref) == 3 and all(r.extra["cached"] for r in ref)
-    assert len(gen) == 3 and not any(r.extra["cached"] for r in gen)
-    entry = summary(Path("b"))["metrics"]["static"][FVD]
-    assert entry["calibrated"] is False and entry["n"] == 3 and entry["value"] > 0
-    prov = json.loads((Path("b") / "provenance.json").read_text())
+    entry = summary(Path("r"))["metrics"]["static"][FVD]
+    assert entry["calibrated"] is False and entry["n"] == 2 and entry["value"] > 0
+    prov = json.loads((Path("r") / "provenance.json").read_text())
     assert prov["weights_sha256"]["i3d-tfhub"] == "RANDOM(seed 0)"
 
 
-def test_killed_run_resumes_without_recomputing(tmp_path):
+def test_killed_run_resumes_to_the_numbers_of_an_uninterrupted_run(demo_run, tmp_path):
+    """Killed mid-run in one process and resumed in another: nothing recomputed, and the same
+    numbers (value, std, CI) as the demo run's, computed in another process with more metrics:
+    same inputs and config give the same numbers."""
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "bench.cli", "run", "--dataset", "demo", "--models", "gt,static,shuffled",
            "--metrics", f"{STOI},{MCD}", "--out", str(out)]
@@ -143,12 +172,14 @@ def test_killed_run_resumes_without_recomputing(tmp_path):
     assert len(keys) == len(set(keys)) == 48  # every pair scored exactly once: nothing recomputed
     assert {p: p.stat().st_mtime_ns for p in finished_outputs} == finished_outputs  # outputs reused
     assert summary(out)["coverage"] == 1.0
+    whole = summary(demo_run[0])["metrics"]
+    assert summary(out)["metrics"] == {m: {k: whole[m][k] for k in (STOI, MCD)} for m in whole}
 
 
 def test_shards_merge_exactly(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     common = ["run", "--dataset", "demo", "--models", "gt,static", "--metrics", f"{STOI},test-frechet@mean-rgb",
-              "--limit", "5"]
+              "--limit", "5", "--workers", "1"]
     assert main(common + ["--out", "whole"]) == 0
     assert main(common + ["--out", "sharded", "--shard", "1/2"]) == 0
     partial = summary(Path("sharded"))["metrics"]["gt"][STOI]
@@ -158,7 +189,8 @@ def test_shards_merge_exactly(tmp_path, monkeypatch):
     assert merged == whole
     assert whole["gt"]["test-frechet@mean-rgb"]["value"] == pytest.approx(0.0, abs=1e-6)  # identical sets
     assert whole["static"]["test-frechet@mean-rgb"]["value"] > 1e-3  # a frozen frame moves the distribution
-    assert sorted(p.name for p in Path("sharded/results").iterdir()) == ["shard-1-of-2.jsonl", "shard-2-of-2.jsonl"]
+    assert sorted(p.name for p in Path("sharded/results").glob("*.jsonl")) == ["shard-1-of-2.jsonl",
+                                                                               "shard-2-of-2.jsonl"]
 
 
 def _demo_clip(dst: Path, index: int, name: str, with_text: bool = True) -> None:
@@ -230,6 +262,7 @@ def test_generator_needing_text_fails_samples_without_transcript(tmp_path, monke
 
 
 @pytest.mark.real
+@pytest.mark.slow
 def test_folder_run_over_real_fixture_videos(real, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code = main(["run", "--dataset", "folder", "--root", str(real / "videos"), "--models", "gt,shuffled",

@@ -17,6 +17,7 @@ def scipy_fd(x: np.ndarray, y: np.ndarray, ddof: int = 1) -> float:
     return float(((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(root))
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("n,d", [(500, 16), (40, 64)])  # the second is rank-deficient (n < d)
 @pytest.mark.parametrize("ddof", [0, 1])
 def test_matches_scipy_reference(n, d, ddof):
@@ -65,6 +66,7 @@ def test_too_few_samples_is_a_clear_error():
         stats_of([np.ones((1, 3))], 3)
 
 
+@pytest.mark.parity
 def test_eps_fallback_on_singular_product_like_pytorch_fid():
     # Zero covariances make sqrtm's input singular; pytorch-fid adds eps·I and carries on.
     z = GaussianStats(np.zeros(3), np.zeros((3, 3)), 10)

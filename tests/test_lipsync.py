@@ -59,6 +59,7 @@ def reference_nets():
     return model.S().eval(), nets.S3FDNet(device="cpu").eval()
 
 
+@pytest.mark.parity
 def test_syncnet_embeddings_match_reference(reference_nets, clips):
     ref, _ = reference_nets
     ours = load_syncnet(ref.state_dict())
@@ -76,15 +77,16 @@ def test_syncnet_embeddings_match_reference(reference_nets, clips):
     assert lip_ref.std() > 0.01  # not a degenerate comparison
 
 
+@pytest.mark.parity
 @pytest.mark.real
-@pytest.mark.slow
 @pytest.mark.parametrize("name", TALKING[:2])
 def test_lse_matches_reference_on_same_crops(reference_nets, clips, name, tmp_path, capsys):
     """SyncNetInstance.evaluate on JPEG crops + audio.wav vs ours on the same decoded JPEGs."""
     inst = reference_module("syncnet_python", "SyncNetInstance")
     ref, _ = reference_nets
     frames, audio = clips[name]
-    tracks = face_tracks(frames, dlib_detector(), TrackConfig())
+    frames = frames[:60]  # 2.4 s: 36 SyncNet windows, a ±15 offset search still fits
+    tracks = face_tracks(frames, dlib_detector(), TrackConfig(min_track=50))
     assert tracks
     t = tracks[0]
     for i, c in enumerate(track_crops(frames, t)):
@@ -102,6 +104,7 @@ def test_lse_matches_reference_on_same_crops(reference_nets, clips, name, tmp_pa
     assert abs(got.lse_d - dist) <= 1e-3 and abs(got.lse_c - conf) <= 1e-3
 
 
+@pytest.mark.parity
 @pytest.mark.real
 def test_s3fd_detections_match_reference(reference_nets, clips):
     """Boxes and scores on real frames, batched (ours) vs one frame at a time (reference). Random
@@ -142,8 +145,8 @@ def test_mfcc_windows_are_aligned_to_frames():
     assert windows(60, 50 * SAMPLES_PER_FRAME) == 45  # shorter audio bounds the windows
 
 
+@pytest.mark.parity
 @pytest.mark.real
-@pytest.mark.slow
 def test_shot_cuts_match_pyscenedetect(clips, tmp_path):
     """A hard cut between two clips: our ContentDetector port and PySceneDetect 0.6 (reference dir)."""
     import sys
@@ -300,6 +303,7 @@ def test_streamed_clip_gives_the_same_numbers(clips, tmp_path):
     assert (streamed.value, streamed.extra) == (whole.value, whole.extra)
 
 
+@pytest.mark.slow
 def test_streamed_memory_does_not_grow_with_length(tmp_path):
     """Peak memory (numpy allocations, tracemalloc) of scoring a streamed 512×512 clip: the same
     for 150 and 300 frames, and under 64 frames' worth (shots, detection, crops and SyncNet

@@ -32,6 +32,7 @@ def _noisy(x: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
     return np.clip(x + noise, -1, 1)
 
 
+@pytest.mark.parity
 def test_stoi_equals_pystoi_on_real_16k_speech(real, tmp_path):
     from pystoi import stoi
 
@@ -54,6 +55,7 @@ def test_stoi_too_short_is_bad_input(tmp_path):
         get_metric("stoi").compute(_pair(tmp_path / "short.wav", tmp_path / "short.wav"))
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("mode", ["plain", "dtw", "dtw_sl"])
 def test_mcd_equals_pymcd_on_real_speech(real, mode):
     with warnings.catch_warnings():
@@ -97,6 +99,7 @@ def _aligned_ids():
     return ["stoi@pystoi/16k/dtw-mfcc", "estoi@pystoi/16k/dtw-mfcc"]
 
 
+@pytest.mark.parity
 def test_estoi_equals_pystoi_extended_on_real_speech(real, tmp_path):
     from pystoi import stoi
 
@@ -201,6 +204,7 @@ def test_f0_rmse_grows_with_a_pitch_shift_of_real_speech(real):
     assert np.log(1.1) - 0.01 < got10 < got20 < 0.5
 
 
+@pytest.mark.parity
 def test_pesq_equals_the_pesq_package(real, tmp_path):
     from pesq import pesq
 
@@ -215,6 +219,7 @@ def test_pesq_equals_the_pesq_package(real, tmp_path):
     assert 1.0 < got < 3.0 < metric.compute(_pair(tmp_path / "ref.wav", tmp_path / "ref.wav"))
 
 
+@pytest.mark.parity
 def test_dnsmos_equals_speechmos_and_prefers_clean_speech(real, tmp_path):
     from speechmos import dnsmos
 

@@ -28,6 +28,7 @@ def face_frames(real) -> np.ndarray:
     return read_frames(real / "videos" / "retalking_face_3.mp4", 25, 0.8)  # 20 frames, one speaker
 
 
+@pytest.mark.parity
 def test_psnr_and_ssim_equal_scikit_image_on_real_frames(face_frames):
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 

@@ -56,6 +56,7 @@ def _hidden_states_as_s3prl_hooks_them(ref, wav: torch.Tensor) -> list[torch.Ten
     return states
 
 
+@pytest.mark.parity
 @pytest.mark.real
 def test_wavlm_hidden_states_match_s3prl_on_real_speech(real, s3prl_wavlm):
     small = {**S3PRL_LARGE, "encoder_layers": 4, "encoder_embed_dim": 256, "encoder_ffn_embed_dim": 512,
@@ -76,6 +77,7 @@ def test_wavlm_hidden_states_match_s3prl_on_real_speech(real, s3prl_wavlm):
         assert (a - b).abs().max() <= 1e-4 * max(1.0, b.abs().max())
 
 
+@pytest.mark.parity
 def test_wavlm_large_parameter_layout_matches_s3prl(s3prl_wavlm, monkeypatch):
     """Every WavLM-Large parameter name and shape, built on the meta device (nothing allocated)."""
     monkeypatch.setattr(s3prl_wavlm, "init_bert_params", lambda m: None)  # its init copies through .cpu()
@@ -101,6 +103,7 @@ def fixture_states() -> list[torch.Tensor]:
     return [torch.randn(1, 60, 1024, generator=g) for _ in range(25)]
 
 
+@pytest.mark.parity
 def test_ecapa_head_matches_unispeech():
     ref = np.load(REPO / "tests" / "fixtures" / "unispeech_ecapa_head.npz")
     head = ECAPAHead().eval()

@@ -23,7 +23,7 @@ def test_no_face_is_a_clear_error(tmp_path):
     audio = (0.1 * rng.normal(size=16000 * 30 // 25)).astype(np.float32)
     write_video(tmp_path / "noise.mkv", iter(frames), audio=(audio, 16000))
     item = RawItem("noise", "folder", str(tmp_path), {"video": "noise.mkv"})
-    with pytest.raises(BadInputError, match=r"noise.mkv: no face found"):
+    with pytest.raises(BadInputError, match=r"noise.mkv: no face: found on 0% of"):
         preprocess(item, PreprocessConfig(min_seconds=0.5), cache_root=tmp_path / "cache")
     # center crop needs no detector
     s = preprocess(item, PreprocessConfig(crop="center", size=64, min_seconds=0.5), cache_root=tmp_path / "cache")

@@ -18,7 +18,8 @@ from bench.cli import main
 from metrics.frechet import FrechetReduce, GaussianStats, frechet_distance
 from metrics.base import FeatureSet
 from reports import render
-from reports.compare import IMPROVED, MISSING, NEW, OK, REGRESSION, Tolerance, compare, load_tolerances
+from reports.compare import (IMPROVED, INVALID, MISSING, NEW, OK, REGRESSION, Tolerance, compare,
+                             load_tolerances)
 from reports.report import LATEX_PREAMBLE, load_layout, make_report
 from reports.runs import Run, load_run
 from reports.tables import SPEC_BY_KEY, build_tables, load_paper
@@ -179,6 +180,23 @@ def test_compare_incomparable_runs_exit_2():
     c = compare(_run(a), _run(other_protocol), {"default": Tolerance()})
     assert c.exit_code == 2 and any("protocol" in w for w in c.incomparable)
     assert compare(_run(a), _run(a), {"default": Tolerance()}).exit_code == 0
+
+
+def test_compare_gate_fails_on_nan_inf_and_missing_values():
+    base = {FVD: _e(50.0, False), STOI: _e(0.5, True)}
+    for bad in (float("nan"), float("inf"), float("-inf"), None):
+        new = {FVD: {**_e(50.0, False), "mean": bad}, STOI: _e(0.5, True)}
+        c = compare(_run(base), _run(new), {"default": Tolerance(abs=1.0)})
+        got = {d.metric: d for d in c.deltas}
+        assert got[FVD].status == INVALID and c.exit_code == 1, bad
+        assert ("no value" if bad is None else "value is") in got[FVD].why
+        assert got[STOI].status == OK
+    nan_base = _run({FVD: {**_e(50.0, False), "mean": float("nan")}})
+    c = compare(nan_base, _run(base), {"default": Tolerance()})
+    assert c.exit_code == 2 and any("BASE m1 / " + FVD in w and "nan" in w for w in c.incomparable)
+    nan_new = _run({**base, "x@y": {**_e(1.0, True), "mean": float("nan")}})
+    c = compare(_run({FVD: _e(50.0, False)}), nan_new, {"default": Tolerance()})
+    assert c.exit_code == 1 and [d.status for d in c.deltas if d.metric == "x@y"] == [INVALID]
 
 
 def test_compare_cli_on_stored_runs(tmp_path, capsys):

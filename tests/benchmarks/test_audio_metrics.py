@@ -80,13 +80,11 @@ def _score_all(pairs, workers: int, tmp_path) -> int:
     return sum(r["status"] == "ok" for r in score_to_file(metrics, pairs, workers, path))
 
 
-@pytest.mark.slow
 @pytest.mark.benchmark(group="mcd-stoi-200-pairs")
 def test_mcd_stoi_serial(benchmark, pairs_200, tmp_path):
     assert benchmark.pedantic(_score_all, args=(pairs_200, 1, tmp_path), rounds=1, iterations=1) == 400
 
 
-@pytest.mark.slow
 @pytest.mark.benchmark(group="mcd-stoi-200-pairs")
 def test_mcd_stoi_parallel(benchmark, pairs_200, tmp_path):
     workers = os.cpu_count() or 1

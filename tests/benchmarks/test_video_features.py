@@ -110,7 +110,6 @@ print(json.dumps({"peak_rss_mib": hwm_kib / 1024, "n": int(acc.n)}))
 """
 
 
-@pytest.mark.slow
 def test_fvd_peak_memory_on_200_clips_under_2gib():
     got = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT], cwd=REPO, capture_output=True, text=True, check=True)
     report = json.loads(got.stdout.strip().splitlines()[-1])
