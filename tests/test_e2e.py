@@ -18,8 +18,6 @@ from bench.cli import main
 from bench.results import read_records
 from bench.splits import load_manifest, shipped_manifest
 
-# one worker runs every test here (pytest -n: --dist loadgroup), so the demo run is made once
-pytestmark = pytest.mark.xdist_group("demo")
 STOI, MCD = "stoi@pystoi/16k/truncate", "mcd@pymcd/dtw/16k"
 FVD = "fvd@i3d-tfhub/16f-stride16/224-tf1bilinear-squash/pm1/cov-biased"
 PSNR, SSIM = "psnr@rgb-uint8/frame-mean/cap100", "ssim@rgb-uint8/gauss11-s1.5/frame-mean"
@@ -50,8 +48,9 @@ def metric_lines(run_dir: Path) -> list[dict]:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> tuple[Path, str]:
     """The README's main job, `bench run --dataset demo` with every default, run once for the
-    tests of this module (the first of the two long end-to-end runs the README names). Session
-    scope: a module fixture would be rebuilt whenever xdist interleaves another module's test."""
+    tests of this module (the first of the two long end-to-end runs the README names). With
+    `pytest -n`, `--dist loadfile` keeps this file on one worker, so it is made once; session
+    scope, since a module fixture is rebuilt when another module's test runs in between."""
     import contextlib
     import io
 

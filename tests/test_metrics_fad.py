@@ -216,8 +216,8 @@ def test_fad_pann_equals_the_fad_package(real, tmp_path, pann_ref, fadpkg, monke
     weights.import_file("pann-cnn14-16k", tmp_path / "cnn14.pth")
     metric = get_metric("fad@pann-cnn14-16k/file-embedding/cov-unbiased")
     metric.setup("cpu")
-    ref_files = _variants(real, tmp_path, 0.0, 8000, 3.0)
-    gen_files = _variants(real, tmp_path, 0.05, 8000, 3.0)
+    ref_files = _variants(real, tmp_path, 0.0, 16000, 3.0)  # one 3 s file per speech clip
+    gen_files = _variants(real, tmp_path, 0.05, 16000, 3.0)
     pkg = fadpkg.FrechetAudioDistance.__new__(fadpkg.FrechetAudioDistance)
     pkg.model, pkg.model_name, pkg.verbose, pkg.device = ref, "pann", False, torch.device("cpu")
     load = [[sf.read(f, dtype="float32")[0] for f in files] for files in (ref_files, gen_files)]
@@ -232,7 +232,7 @@ def test_fad_pann_equals_the_fad_package(real, tmp_path, pann_ref, fadpkg, monke
     assert np.abs(np.concatenate(list(sets["ref"])) - emb_ref.reshape(len(ref_files), -1)).max() < 1e-4
     # Two reference defects keep its own number out of reach: get_embeddings concatenates the 1-D
     # per-file PANN vectors into one flat vector (np.concatenate, axis 0), so its statistics would be
-    # scalars; and with 6 files in 2048 dimensions (rank-deficient covariances) its
+    # scalars; and with 3 files in 2048 dimensions (rank-deficient covariances) its
     # `sqrtm(..., disp=False)` unpacking raises under SciPy >= 1.16. So: its statistics functions on
     # the per-file rows (the evident intent), and our distance consistent with them.
     assert emb_ref.ndim == 1 and emb_ref.size == len(ref_files) * 2048
