@@ -72,21 +72,24 @@ def verified_write(target: str | Path) -> Iterator[Path]:
         write_text(sidecar(target), digest(tmp) + "\n")
 
 
-def verified_record(record: Path, what: str) -> dict | None:
+def verified_record(record: Path, what: str, quiet: bool = False) -> dict | None:
     """The JSON record of a directory entry (a preprocessed sample, a run output) whose `files`
-    all match the digests stored in it; None (logged, naming `what`) when it is absent,
-    unreadable, from an older bench or damaged, so the caller rebuilds the entry."""
+    all match the digests stored in it; None (logged, naming `what`, unless `quiet`) when it is
+    absent, unreadable, from an older bench or damaged, so the caller rebuilds the entry."""
     if not record.is_file():
         return None
     try:
         data = json.loads(record.read_text(encoding="utf-8"))
         files = dict(data["files"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-        log.warning("%s %s has an unreadable or old record: rebuilding it", what, record.parent)
+        if not quiet:
+            log.warning("%s %s has an unreadable or old record: rebuilding it", what, record.parent)
         return None
     for name, want in files.items():
         if (why := check(record.parent / name, want)) is not None:
-            log.warning("%s %s is damaged (%s: %s): rebuilding it", what, record.parent, name, why)
+            if not quiet:
+                log.warning("%s %s is damaged (%s: %s): rebuilding it", what, record.parent, name,
+                            why)
             return None
     return data
 

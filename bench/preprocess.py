@@ -194,11 +194,14 @@ def preprocess(item: RawItem, cfg: PreprocessConfig, transcriber: Transcriber | 
 
 def _build_entry(item: RawItem, cfg: PreprocessConfig, entry: Path) -> None:
     """Build the entry in a temp directory and rename it into place, replacing a damaged one.
-    Two processes may build the same entry: their files are identical, either one wins."""
+    Two processes may build the same entry: their files are identical, and the first one in place
+    stays (the other may already be reading it)."""
     tmp = make_temp_dir(entry.parent, entry.name)
     try:
         fields = _build(item, cfg, tmp)
         write_text(tmp / "sample.json", json.dumps(fields, indent=2, sort_keys=True))
+        if cache.verified_record(entry / "sample.json", "", quiet=True) is not None:
+            return  # another process finished it meanwhile
         if entry.exists():
             trash = make_temp_dir(entry.parent, entry.name + ".old")
             try:

@@ -57,9 +57,9 @@ def test_tracks_histograms_and_fvmd_match_the_package(real, ref):
     feats_ours, feats_ref = [], []
     for name in ("retalking_face_3.mp4", "lipnet_grid_bbaf2n.mpg"):
         rgbs = clip_frames(real, name)  # [1, 16, 3, SIDE, SIDE]
-        with torch.no_grad():  # the package's own grid and call; 4 of its 16 refinement steps:
-            want = ref.track.run_tracking(theirs, rgbs, N=400, iters=4)  # same code, 1/4 the time
-            got = ours(xy0, rgbs, iters=4)
+        with torch.no_grad():  # the package's own grid and call; 2 of its 16 refinement steps:
+            want = ref.track.run_tracking(theirs, rgbs, N=400, iters=2)  # the same code, 1/8 the time
+            got = ours(xy0, rgbs, iters=2)
         assert (got - want).abs().max().item() <= 1e-4, name
         assert (want[:, 1:] - want[:, :1]).abs().max().item() > 1e-3  # the points actually move
         w = want.double()
