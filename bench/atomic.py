@@ -108,12 +108,12 @@ def pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # alive, someone else's
-        return True
+    except PermissionError:
+        pass  # alive, another user's
     return True
 
 
-def is_stale(entry: Path, now: float | None = None) -> bool:
+def is_stale(entry: Path) -> bool:
     """A temp entry whose writer is gone: a dead pid on this host, or a day old from another."""
     m = _TEMP.search(entry.name)
     if m is None or not entry.name.startswith("."):
@@ -121,7 +121,7 @@ def is_stale(entry: Path, now: float | None = None) -> bool:
     if m["host"] == socket.gethostname():
         return int(m["pid"]) != os.getpid() and not pid_alive(int(m["pid"]))
     try:
-        return (now or time.time()) - entry.lstat().st_mtime > FOREIGN_STALE_S
+        return time.time() - entry.lstat().st_mtime > FOREIGN_STALE_S
     except FileNotFoundError:
         return False
 
