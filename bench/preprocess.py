@@ -32,9 +32,6 @@ from bench.sample import RawItem, Sample
 log = logging.getLogger(__name__)
 
 PREPROCESS_VERSION = "1"
-# decoded video may fall short of the declared duration by this much (container rounding, a last
-# frame's display time, audio-led container durations) before the file counts as truncated
-TRUNCATION_SLACK_S, TRUNCATION_SLACK = 0.5, 0.1
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,7 @@ def _check_complete(cfg: PreprocessConfig, info: video.VideoInfo, path: Path, fr
     if not declared or frames >= int(round(cfg.max_seconds * cfg.fps)):
         return
     expected, got = min(declared, cfg.max_seconds), frames / cfg.fps
-    if got < expected - max(TRUNCATION_SLACK_S, TRUNCATION_SLACK * expected):
+    if video.falls_short(got, expected):
         raise BadInputError(path, f"truncated: {got:.2f} s of video decoded, the container "
                                   f"declares {declared:.2f} s")
 

@@ -28,6 +28,9 @@ from bench.audio import to_pcm16
 from bench.errors import BadInputError
 
 FPS = 25.0
+# decoded video may fall short of the declared duration by this much (container rounding, a last
+# frame's display time, audio-led container durations) before the file counts as truncated
+TRUNCATION_SLACK_S, TRUNCATION_SLACK = 0.5, 0.1
 _CODEC_FLAG_BITEXACT = 1 << 23  # AV_CODEC_FLAG_BITEXACT: no encoder version string in the stream
 
 
@@ -72,12 +75,17 @@ def probe(path: str | Path) -> VideoInfo:
                          v_duration)
 
 
+def falls_short(reached: float, declared: float) -> bool:
+    """Decoding ended more than max(0.5 s, 10 %) before the duration the container declares."""
+    return reached < declared - max(TRUNCATION_SLACK_S, TRUNCATION_SLACK * declared)
+
+
 def _broken(c: av.container.InputContainer, what: str, reached: float | None,
             exc: Exception) -> str:
     """The cause of a decode error, saying how far decoding got: a stream that breaks well before
     the duration its container declares is a truncated file."""
     declared = float(c.duration / av.time_base) if c.duration else None
-    if reached is not None and declared and reached < declared - 0.5:
+    if reached is not None and declared and falls_short(reached, declared):
         return (f"truncated or corrupt: the {what} stream breaks at {reached:.2f} s of the "
                 f"{declared:.2f} s the container declares ({exc})")
     return f"corrupt {what} stream ({exc})"
