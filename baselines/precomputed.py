@@ -1,8 +1,8 @@
 """`precomputed:DIR`: evaluate outputs made elsewhere (another machine, a model not wrapped yet).
 
 DIR holds, per sample id, `<id>.<mp4|mkv|avi|mov|webm>` and/or `<id>.wav` (or `<id>/video.*`,
-`<id>/audio.wav`). A video's own audio track is used when there is no separate WAV. The results'
-model name is `precomputed:<DIR's name>`.
+`<id>/audio.wav`). A video's own audio track is used when there is no separate WAV. The row is
+`precomputed:<DIR's name>@<hash of its absolute path>`, so two directories never share a row.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.atomic import link_or_copy
 from bench.errors import ConfigError, GeneratorError
-from bench.generators import GenContext, Generated, Generator, register_generator
+from bench.generators import GenContext, Generated, Generator, Option, register_generator
 from bench.sample import Sample
 
 _VIDEO = (".mp4", ".mkv", ".avi", ".mov", ".webm")
@@ -32,14 +32,16 @@ class Precomputed(Generator):
     description = "outputs already on disk: precomputed:DIR with <sample id>.mp4 and/or <sample id>.wav"
     produces = frozenset({"video", "audio"})
     needs = frozenset()
+    options = {"dir": Option(None, "the directory holding the outputs", path=True)}
+    positional = "dir"
 
-    def __init__(self, arg: str | None = None):
-        if not arg:
+    def __init__(self, options: dict[str, str] | None = None):
+        super().__init__(options)
+        if not self.opts.get("dir"):
             raise ConfigError("precomputed needs a directory: --models precomputed:/path/to/outputs")
-        super().__init__(arg)
-        self.root = Path(arg).expanduser()
+        self.root = Path(self.opts["dir"])
         if not self.root.is_dir():
-            raise ConfigError(f"precomputed:{arg}: not a directory")
+            raise ConfigError(f"precomputed:{self.root}: not a directory")
 
     def generate(self, sample: Sample, ctx: GenContext, workdir: Path) -> Generated:
         video, audio = _find(self.root, sample.id)

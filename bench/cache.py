@@ -85,7 +85,8 @@ def verified_record(record: Path, what: str, quiet: bool = False) -> dict | None
         if not quiet:
             log.warning("%s %s has an unreadable or old record: rebuilding it", what, record.parent)
         return None
-    for name, want in files.items():
+    # top-level files (what metrics read) first, so a message names the file that matters
+    for name, want in sorted(files.items(), key=lambda kv: (kv[0].count("/"), kv[0])):
         if (why := check(record.parent / name, want)) is not None:
             if not quiet:
                 log.warning("%s %s is damaged (%s: %s): rebuilding it", what, record.parent, name,

@@ -28,7 +28,7 @@ def _run(args: argparse.Namespace) -> int:
            "metrics": args.metrics, "device": args.device, "limit": args.limit, "out": args.out, "seed": args.seed,
            "asr": args.asr, "shard": args.shard, "strict": args.strict or None,
            "random_weights": args.random_weights or None, "workers": args.workers, "preprocess": pre or None,
-           "bootstrap": args.bootstrap, "set_bootstrap": args.set_bootstrap}
+           "bootstrap": args.bootstrap, "set_bootstrap": args.set_bootstrap, "delivery": args.delivery}
     cfg = config.build(cli, file_data)
     result = Runner(cfg).run()
     print(summary_table(result.summary))
@@ -95,6 +95,8 @@ def _models(args: argparse.Namespace) -> int:
 
     for g in list_generators():
         print(f"{g.name:12s} produces {','.join(sorted(g.produces)):11s} {g.description}")
+        for key, opt in g.options.items():
+            print(f"{'':14s}:{key}={opt.default if opt.default is not None else '...'}  {opt.help}")
     return 0
 
 
@@ -144,7 +146,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset", help="dataset name (bench datasets lists them)")
     r.add_argument("--root", help="dataset root directory")
     r.add_argument("--split", help="split manifest JSON (default: the shipped one for demo, else all samples)")
-    r.add_argument("--models", help="comma-separated models, e.g. gt,static,shuffled or precomputed:DIR")
+    r.add_argument("--models", help="comma-separated models with options, e.g. gt,static,precomputed:DIR "
+                   "(name:key=value:key=value; speech+video for a cascade)")
     r.add_argument("--metrics", help="comma-separated metric ids or family names")
     r.add_argument("--device", choices=["cpu", "cuda", "auto"])
     r.add_argument("--limit", type=int, help="only the first N samples of the split")
@@ -161,6 +164,8 @@ def parser() -> argparse.ArgumentParser:
                    help="evaluation-set resamples for distributional metrics' CIs, one Fréchet distance each (default 100)")
     r.add_argument("--random-weights", action="store_true",
                    help="run network metrics on seeded random weights (results marked uncalibrated)")
+    r.add_argument("--delivery", help="re-encode every system's output through a delivery codec "
+                   "before scoring, e.g. h264-crf23-aac (default: none)")
     r.add_argument("--config", help="YAML/JSON config file; flags override it")
     r.set_defaults(func=_run)
 

@@ -43,6 +43,7 @@ class RunConfig:
     shard: tuple[int, int] = (1, 1)  # k of N, 1-based
     strict: bool = False
     random_weights: bool = False  # networks on seeded random weights: numbers marked uncalibrated
+    delivery: str | None = None  # re-encode every output through this codec (h264-crf23-aac)
     workers: int = 0  # processes for DSP metrics (MCD, STOI, ...); 0 = one per CPU core; not in numbers_key
     # bootstrap draws for the CIs (per-sample values; evaluation-set resamples for distributional
     # metrics); not in numbers_key: re-running with other counts only recomputes the summary
@@ -52,7 +53,12 @@ class RunConfig:
 
     def numbers_key(self, split_sha256: str) -> dict[str, Any]:
         """What the numbers depend on (not where outputs go, which shard runs, or strictness)."""
-        return {"dataset": self.dataset, "split_sha256": split_sha256, "models": list(self.models),
+        from bench.generators import make_generator
+
+        # labels, not spellings: `yourtts` and `yourtts:language=en` (its default) are one row
+        labels = [make_generator(m).label for m in self.models]
+        return {"dataset": self.dataset, "split_sha256": split_sha256, "models": labels,
+                "delivery": self.delivery,
                 "metrics": list(self.metrics), "device": self.device, "limit": self.limit, "seed": self.seed,
                 "asr": self.asr, "random_weights": self.random_weights, "preprocess": asdict(self.preprocess)}
 
@@ -92,7 +98,7 @@ _SCALARS: dict[str, tuple[type, int | None]] = {
     "limit": (int, 1), "seed": (int, None), "workers": (int, 0), "bootstrap": (int, 0),
     "set_bootstrap": (int, 0), "strict": (bool, None), "random_weights": (bool, None),
     "dataset": (str, None), "root": (str, None), "split": (str, None), "out": (str, None),
-    "asr": (str, None), "device": (str, None)}
+    "asr": (str, None), "device": (str, None), "delivery": (str, None)}
 
 
 def _validate(merged: dict[str, Any]) -> None:
@@ -115,6 +121,31 @@ def _validate(merged: dict[str, Any]) -> None:
             raise ConfigError(f"{key} must be names, not {list(merged[key])!r}")
 
 
+def _model_specs(models: Any) -> Any:
+    """A config file's `models:` section as `name:k=v` specs: a list of specs and/or mappings
+    `{name: yourtts, language: en}`, or a mapping `{yourtts: {language: en}, gt: {}}`."""
+    from bench.generators import spec_text
+
+    if isinstance(models, dict):
+        items = [{"name": k, **(v or {})} if isinstance(v or {}, dict) else None
+                 for k, v in models.items()]
+    elif isinstance(models, (list, tuple)):
+        items = list(models)
+    else:
+        return models
+    out = []
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            opts = {k: v for k, v in item.items() if k != "name"}
+            out.append(spec_text(item["name"], opts))
+        elif isinstance(item, str):
+            out.append(item)
+        else:
+            raise ConfigError(f"models: each entry is a name or {{name: NAME, option: value}}, "
+                              f"not {item!r}")
+    return tuple(out)
+
+
 def build(cli: dict[str, Any], file_data: dict[str, Any] | None = None) -> RunConfig:
     """Merge defaults <- file <- CLI (CLI values of None mean 'not given')."""
     data = dict(file_data or {})
@@ -133,6 +164,8 @@ def build(cli: dict[str, Any], file_data: dict[str, Any] | None = None) -> RunCo
     pre = merged.pop("preprocess", None) or {}
     if isinstance(pre, PreprocessConfig):
         pre = asdict(pre)
+    if "models" in merged:
+        merged["models"] = _model_specs(merged["models"])
     for key in ("models", "metrics"):
         if isinstance(merged.get(key), str):
             merged[key] = tuple(x.strip() for x in merged[key].split(",") if x.strip())
@@ -149,6 +182,9 @@ def build(cli: dict[str, Any], file_data: dict[str, Any] | None = None) -> RunCo
     if not isinstance(pre, dict):
         raise ConfigError(f"preprocess must be a mapping, not {pre!r}")
     _validate(merged)
+    from bench.normalise import check_delivery
+
+    merged["delivery"] = check_delivery(merged.get("delivery"))
     try:
         return replace(RunConfig(dataset=merged.pop("dataset")), **merged, preprocess=PreprocessConfig(**pre))
     except (TypeError, ValueError) as exc:

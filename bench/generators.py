@@ -1,14 +1,18 @@
-"""The generator interface every model fits: built-in controls, precomputed outputs, the baseline
-adapters (external repos run in subprocesses) and the paper's model.
+"""The system-under-test interface every model fits: today the built-in controls and
+precomputed outputs; the external systems (official code in managed environments) build on it.
 
-A generator receives one preprocessed `Sample` and a work directory and writes a video and/or a
-WAV there. What a model needs beyond the sample (EAT's emotion and driving folder, SadTalker's
-pose style, Hallo's YAML) comes from its spec argument (`name:arg`) and the `GenContext`; what it
-produces is declared, so metrics that need a modality it lacks are recorded as not applicable.
+A model is named `name[:key=value[:key=value...]]` on the command line (`yourtts:language=en`,
+`sadtalker:size=512:still=true`; `:` never collides with the comma that separates models).
+Each generator declares its options; those that change outputs make up its `label`, the row
+name and output directory, so two configurations never share a row or a cache entry. This
+module is kept standard-library only, so that adapters can import it inside their systems' own
+environments.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,17 +22,80 @@ from bench.errors import ConfigError, GeneratorError
 from bench.sample import Sample
 
 NEEDS = frozenset({"text", "source_image", "voice_profile", "gt_video", "gt_audio"})
+_RESERVED = set(":+,=")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One adapter option: its default (as the official inference uses it), type and meaning.
+
+    `affects_output` options are part of the label and so of the run hash; the others (a
+    timeout, where an environment lives) are not. A `path` option is labelled by its base name
+    and a hash of its absolute path, so two directories of the same name stay apart."""
+
+    default: str | None
+    help: str
+    kind: type = str
+    choices: tuple[str, ...] = ()
+    affects_output: bool = True
+    path: bool = False
+
+    def parse(self, model: str, key: str, text: str) -> Any:
+        if self.choices and text not in self.choices:
+            raise ConfigError(f"{model}: {key}={text!r}; choose one of {', '.join(self.choices)}")
+        if self.kind is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ConfigError(f"{model}: {key} takes true or false, not {text!r}")
+            return text.lower() in ("true", "1", "yes")
+        if self.kind in (int, float):
+            try:
+                return self.kind(text)
+            except ValueError:
+                what = "an integer" if self.kind is int else "a number"
+                raise ConfigError(f"{model}: {key} takes {what}, not {text!r}") from None
+        return str(Path(text).expanduser().resolve()) if self.path else text
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """`name:k=v:k=v` -> (name, {k: v}); a bare value (`precomputed:DIR`) has the key ''."""
+    name, *parts = spec.strip().split(":")
+    opts: dict[str, str] = {}
+    for part in parts:
+        key, eq, value = part.partition("=")
+        key, value = (key.strip(), value.strip()) if eq else ("", part.strip())
+        if key in opts:
+            raise ConfigError(f"model {spec!r}: option {key or 'value'!r} given twice")
+        opts[key] = value
+    if not name:
+        raise ConfigError(f"model {spec!r} has no name")
+    return name, opts
+
+
+def spec_text(name: str, options: dict[str, Any]) -> str:
+    """The inverse of `parse_spec` (a config file's `models:` mapping becomes this string)."""
+    parts = [name]
+    for key, value in options.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if any(c in text for c in ",+:") or any(c in key for c in _RESERVED):
+            raise ConfigError(f"model {name}: option {key}={text!r} may not contain , + or :")
+        parts.append(f"{key}={text}" if key else text)
+    return ":".join(parts)
+
 
 @dataclass(frozen=True)
 class GenContext:
     """Run-wide facts a generator may use: the ids of every sample in the split (not only this
     shard's, so cross-sample controls are shard-independent), a loader for any of them
-    (preprocessed on demand), the device and the seed."""
+    (preprocessed on demand), the device, the seed, whether systems run on random weights,
+    and where worker logs go."""
 
     sample_ids: tuple[str, ...]
     load: Callable[[str], Sample]
     device: str = "cpu"
     seed: int = 0
+    random_weights: bool = False
+    log_dir: Path | None = None
+
 
 @dataclass(frozen=True)
 class Generated:
@@ -38,6 +105,7 @@ class Generated:
     audio: Path | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+
 class Generator(ABC):
     """Turns a sample into a talking video and/or speech."""
 
@@ -45,46 +113,107 @@ class Generator(ABC):
     description: ClassVar[str]
     produces: ClassVar[frozenset[str]]  # subset of {"video", "audio"}
     needs: ClassVar[frozenset[str]]  # subset of NEEDS
+    options: ClassVar[dict[str, Option]] = {}
+    positional: ClassVar[str | None] = None  # the option a bare value sets (`precomputed:DIR`)
 
-    def __init__(self, arg: str | None = None):
-        self.arg = arg
+    def __init__(self, options: dict[str, str] | None = None):
+        self.opts: dict[str, Any] = {}
+        given = dict(options or {})
+        if "" in given:
+            if self.positional is None:
+                raise ConfigError(f"{self.name}: options are key=value (known: {self._known()})")
+            given.setdefault(self.positional, given.pop(""))
+        for key, text in given.items():
+            if key not in self.options:
+                raise ConfigError(f"{self.name}: unknown option {key!r} (known: {self._known()})")
+            self.opts[key] = self.options[key].parse(self.name, key, text)
+        for key, opt in self.options.items():
+            if key not in self.opts and opt.default is not None:
+                self.opts[key] = opt.parse(self.name, key, opt.default)
+
+    def _known(self) -> str:
+        return ", ".join(self.options) or "none"
 
     @property
     def label(self) -> str:
-        """The model's name in results: `name`, or `name:arg` when an argument selects a variant."""
-        return f"{self.name}:{Path(self.arg).name}" if self.arg else self.name
+        """The row name: `name` plus every output-changing option that differs from its default."""
+        parts = [self.name]
+        for key in sorted(self.options):
+            opt = self.options[key]
+            value = self.opts.get(key)
+            if not opt.affects_output or value is None:
+                continue
+            if opt.default is not None and value == opt.parse(self.name, key, opt.default):
+                continue
+            if opt.path:
+                digest = hashlib.sha256(str(value).encode()).hexdigest()[:6]
+                text = f"{os.path.basename(str(value))}@{digest}"
+            else:
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+            parts.append(text if key == self.positional else f"{key}={text}")
+        return ":".join(parts)
+
+    @property
+    def calibrated(self) -> bool:
+        """False when the outputs come from random weights (every number made from them is then
+        marked uncalibrated)."""
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        """What the run's provenance records about this system."""
+        return {"label": self.label, "name": self.name, "options": self.opts,
+                "calibrated": self.calibrated}
 
     def setup(self, ctx: GenContext) -> None:
         """Load models once before the first sample (default: nothing to load)."""
 
+    def teardown(self) -> None:
+        """Release what `setup` started; called once at the end of a run."""
+
     def check(self, sample: Sample) -> None:
         """Fail early, with a clear message, when the sample lacks something this model needs."""
         if "text" in self.needs and not sample.text:
-            raise GeneratorError(f"{sample.raw.get('video', sample.id)}: no transcript (the dataset has none and no "
-                                 f"--asr backend was configured); model '{self.name}' needs text")
+            raise GeneratorError(f"{sample.raw.get('video', sample.id)}: no transcript (the "
+                                 "dataset has none and no --asr backend was configured); model "
+                                 f"'{self.name}' needs text")
 
     @abstractmethod
     def generate(self, sample: Sample, ctx: GenContext, workdir: Path) -> Generated:
         """Write outputs for one sample into workdir; raise GeneratorError on failure."""
 
+
 _REGISTRY: dict[str, type[Generator]] = {}
 
+
 def register_generator(cls: type[Generator]) -> type[Generator]:
-    """Class decorator: make a generator available by its `name`."""
-    assert cls.produces <= {"video", "audio"} and cls.needs <= NEEDS, cls
+    """Class decorator: make a generator available by its `name` (one name, one class)."""
+    if not (cls.produces <= {"video", "audio"} and cls.needs <= NEEDS):
+        raise TypeError(f"{cls.__name__}: produces/needs outside {{video, audio}} / "
+                        f"{sorted(NEEDS)}")
+    if not cls.name or _RESERVED & set(cls.name):
+        raise TypeError(f"{cls.__name__}: a model name may not contain : + , or =")
+    known = _REGISTRY.get(cls.name)
+    if known is not None and known.__qualname__ != cls.__qualname__:
+        raise TypeError(f"model name '{cls.name}' is taken by "
+                        f"{known.__module__}.{known.__qualname__}")
     _REGISTRY[cls.name] = cls
     return cls
+
 
 def _load_builtin() -> None:
     import baselines  # noqa: F401  (registers the built-in generators)
 
+
 def make_generator(spec: str) -> Generator:
-    """`gt`, `static`, `precomputed:/dir`, ... -> a generator instance."""
+    """`gt`, `static`, `precomputed:/dir`, `precomputed:dir=/dir` -> a generator."""
     _load_builtin()
-    name, _, arg = spec.partition(":")
+    if "+" in spec:
+        raise ConfigError(f"model {spec!r}: cascades (speech+video) are not available yet")
+    name, opts = parse_spec(spec)
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model '{name}'; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](arg or None)
+    return _REGISTRY[name](opts)
+
 
 def list_generators() -> list[type[Generator]]:
     _load_builtin()

@@ -32,6 +32,7 @@ from bench.datasets import get_dataset
 from bench.errors import BenchError, ConfigError, ManifestError, MissingWeightsError
 from bench.generators import GenContext, Generator, make_generator
 from bench.hashing import sha256_json
+from bench.normalise import Target, normalise
 from bench.parallel import ParallelScorer
 from bench.preprocess import preprocess
 from bench.results import Record, ResultsWriter, RunLock, done_keys, read_records
@@ -140,6 +141,8 @@ class Runner:
         prov = provenance.collect(cfg.device, cfg.seed, self.split_sha, sha256_json(cfg.numbers_key(self.split_sha)),
                                   [m.id for m in self.metrics],
                                   {k: v for m in self.metrics for k, v in m.loaded_weights.items()})
+        prov["systems"] = [g.describe() for g in self.generators]
+        prov["delivery"] = cfg.delivery
         write_json(self.run_dir / "provenance.json", prov)
         k, n = cfg.shard
         log.info("run %s -> %s (shard %d/%d: %d of %d samples; models %s; metrics %s)", self.run_id, self.run_dir,
@@ -190,10 +193,21 @@ class Runner:
         return ok
 
     def _generate(self, writer: ResultsWriter, ok_ids: list[str], done: set) -> dict[tuple[str, str], Clip]:
-        ctx = GenContext(tuple(self.sample_ids), self.sample, self.cfg.device, self.cfg.seed)
+        ctx = GenContext(tuple(self.sample_ids), self.sample, self.cfg.device, self.cfg.seed,
+                         self.cfg.random_weights, self.run_dir / "logs")
         outputs: dict[tuple[str, str], Clip] = {}
         ready: set[str] = set()
         todo = [(g, sid) for g in self.generators for sid in ok_ids]
+        try:
+            self._generate_all(writer, todo, ctx, done, ready, outputs)
+        finally:
+            for g in self.generators:
+                if g.label in ready:
+                    g.teardown()
+        return outputs
+
+    def _generate_all(self, writer: ResultsWriter, todo: list, ctx: GenContext, done: set,
+                      ready: set[str], outputs: dict[tuple[str, str], Clip]) -> None:
         for g, sid in tqdm(todo, desc="generate", unit="output", disable=None):
             out_dir = paths.output_dir(self.run_dir, g.label, sid)
             meta = _read_meta(out_dir)
@@ -212,7 +226,6 @@ class Runner:
                 outputs[(g.label, sid)] = Clip(out_dir / meta["video"] if meta.get("video") else None,
                                                out_dir / meta["audio"] if meta.get("audio") else None,
                                                s.fps, s.sample_rate, self.cfg.preprocess.max_seconds)
-        return outputs
 
     def _generate_one(self, g: Generator, sample: Sample, ctx: GenContext, out_dir: Path) -> dict[str, Any]:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -220,12 +233,19 @@ class Runner:
         t0 = time.perf_counter()
         try:
             g.check(sample)
-            got = g.generate(sample, ctx, tmp)
-            files = [p.name for p in (got.video, got.audio) if p is not None]
-            meta = {"status": "ok", "model": g.label, "sample": sample.id, "runtime_s": time.perf_counter() - t0,
-                    "video": got.video.name if got.video else None, "audio": got.audio.name if got.audio else None,
+            native = tmp / "native"
+            native.mkdir()
+            got = g.generate(sample, ctx, native)
+            runtime = time.perf_counter() - t0
+            p = self.cfg.preprocess
+            target = Target(p.size, p.size, p.fps, p.sample_rate, p.max_seconds, self.cfg.delivery)
+            video, audio, conv = normalise(got.video, got.audio, Path(sample.audio), target, tmp)
+            files = [p.name for p in (video, audio) if p is not None]  # what metrics read first
+            files += sorted(p.relative_to(tmp).as_posix() for p in native.rglob("*") if p.is_file())
+            meta = {"status": "ok", "model": g.label, "sample": sample.id, "runtime_s": runtime,
+                    "video": video.name if video else None, "audio": audio.name if audio else None,
                     "files": {name: cache.digest(tmp / name) for name in files},
-                    "meta": got.meta}
+                    "normalisation": conv, "calibrated": g.calibrated, "meta": got.meta}
             write_json(tmp / "meta.json", meta)
             shutil.rmtree(out_dir, ignore_errors=True)
             tmp.rename(out_dir)

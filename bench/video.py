@@ -194,13 +194,15 @@ def decode_audio_stream(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 def write_video(path: str | Path, frames: Iterator[np.ndarray], fps: float = FPS, codec: str = "ffv1",
-                audio: tuple[np.ndarray, int] | None = None) -> int:
+                audio: tuple[np.ndarray, int] | None = None, crf: int = 12,
+                audio_kbps: int = 128) -> int:
     """Encode RGB uint8 frames atomically; returns the number of frames written.
 
     `ffv1` (in .mkv) is lossless and the default for stored clips, so metrics never see a second
-    generation of compression artefacts; `h264` (in .mp4, yuv420p, crf 12) is for sharing.
+    generation of compression artefacts; `h264` (in .mp4, yuv420p, `crf`, 12 by default) is for
+    sharing and for the delivery-codec option.
     Encoding is single-threaded and bit-exact, so the same frames give the same bytes.
-    `audio` (float32 mono, rate) is muxed as 16-bit PCM (mkv) or AAC (mp4).
+    `audio` (float32 mono, rate) is muxed as 16-bit PCM (mkv) or AAC at `audio_kbps` (mp4).
     """
     path = Path(path)
     n = 0
@@ -213,16 +215,12 @@ def write_video(path: str | Path, frames: Iterator[np.ndarray], fps: float = FPS
             elif codec == "h264":
                 stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
                 stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": "12", "preset": "medium"}
+                stream.options = {"crf": str(crf), "preset": "medium"}
             else:
                 raise ValueError(f"unknown codec {codec!r} (use ffv1 or h264)")
             stream.thread_count = 1
             stream.codec_context.flags |= _CODEC_FLAG_BITEXACT
-            astream = None
-            if audio is not None:
-                astream = out.add_stream("pcm_s16le" if path.suffix == ".mkv" else "aac", rate=audio[1])
-                astream.layout = "mono"
-                astream.codec_context.flags |= _CODEC_FLAG_BITEXACT
+            astream = _audio_stream(out, path, audio, audio_kbps) if audio is not None else None
             for img in frames:
                 if n == 0:
                     stream.height, stream.width = img.shape[:2]
@@ -230,11 +228,34 @@ def write_video(path: str | Path, frames: Iterator[np.ndarray], fps: float = FPS
                 n += 1
             out.mux(stream.encode(None))
             if astream is not None:
-                pcm = to_pcm16(audio[0])[None, :]
-                aframe = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-                aframe.sample_rate = audio[1]
-                out.mux(astream.encode(aframe))
-                out.mux(astream.encode(None))
+                _mux_audio(out, astream, audio)
     if n == 0:
         raise BadInputError(path, "no frames to write")
     return n
+
+
+def _audio_stream(out: av.container.OutputContainer, path: Path, audio: tuple[np.ndarray, int],
+                  kbps: int) -> av.AudioStream:
+    stream = out.add_stream("pcm_s16le" if path.suffix == ".mkv" else "aac", rate=audio[1])
+    stream.layout = "mono"
+    if path.suffix != ".mkv":
+        stream.bit_rate = kbps * 1000
+    stream.codec_context.flags |= _CODEC_FLAG_BITEXACT
+    return stream
+
+
+def _mux_audio(out: av.container.OutputContainer, stream: av.AudioStream,
+               audio: tuple[np.ndarray, int]) -> None:
+    aframe = av.AudioFrame.from_ndarray(to_pcm16(audio[0])[None, :], format="s16", layout="mono")
+    aframe.sample_rate = audio[1]
+    out.mux(stream.encode(aframe))
+    out.mux(stream.encode(None))
+
+
+def write_audio(path: str | Path, x: np.ndarray, rate: int, audio_kbps: int = 128) -> None:
+    """Encode mono float audio as AAC in an .m4a container, atomically (delivery codec)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as out:
+            out.flags |= av.container.Flags.bitexact.value
+            _mux_audio(out, _audio_stream(out, path, (x, rate), audio_kbps), (x, rate))

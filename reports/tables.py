@@ -10,6 +10,8 @@ excluded.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -140,6 +142,15 @@ def _layout_rows(spec: TableSpec, layout: dict[str, Any]) -> list[dict[str, Any]
     return list(rows) if rows is not None else None
 
 
+def _resolve(name: str, models: dict[str, Any]) -> str | None:
+    """The run's model a layout names: its exact label, or a path-option label without its
+    `@hash` (`precomputed:ours` for `precomputed:ours@3f2a1b`) when exactly one matches."""
+    if name in models:
+        return name
+    hits = [m for m in models if re.sub(r"@[0-9a-f]{6}(?=:|$)", "", m) == name]
+    return hits[0] if len(hits) == 1 else None
+
+
 def build_table(spec: TableSpec, runs: list[Run], layout: dict[str, Any] | None = None,
                 with_paper: bool = False) -> Table | None:
     """A table from the runs (None when it needs a layout and none names its rows)."""
@@ -152,15 +163,17 @@ def build_table(spec: TableSpec, runs: list[Run], layout: dict[str, Any] | None 
     for run in runs if chosen is not None or not spec.needs_layout else []:
         wanted = chosen if chosen is not None else [{"model": m} for m in run.models]
         for w in wanted:
-            if w["model"] not in run.summary["metrics"]:
+            model = _resolve(w["model"], run.summary["metrics"])
+            if model is None:
                 continue
-            cells = tuple(run_cell(run, w["model"], c) for c in spec.columns)
+            cells = tuple(run_cell(run, model, c) for c in spec.columns)
             if all(c.status in ("absent", "n/a") for c in cells):
                 continue  # e.g. a speech-only model in the video table
             for c in cells:
                 if c.metric_id and c.metric_id not in table.metric_ids.setdefault(family(c.metric_id), []):
                     table.metric_ids[family(c.metric_id)].append(c.metric_id)
-            table.rows.append(Row(run.dataset, w.get("name") or names.get(w["model"], w["model"]), cells,
+            name = w.get("name") or names.get(w["model"]) or names.get(model, model)
+            table.rows.append(Row(run.dataset, name, cells,
                                   flags=frozenset(w.get("flags", ())), n_samples=run.summary.get("n_samples"),
                                   reference=w["model"] == GROUND_TRUTH))
     if spec.needs_layout and chosen is None:
