@@ -1,4 +1,6 @@
-"""Generators: the benchmark's controls (gt, static, shuffled), precomputed outputs, and (next)
-the baseline adapters and the paper's model. Importing this package registers them all."""
+"""Generators: the benchmark's controls (gt, static, shuffled), precomputed outputs, and the
+external systems (official code in managed environments, through workers). Importing this
+package registers them all."""
 
-from baselines import gt, precomputed, shuffled, static  # noqa: F401
+from baselines import (coqui, espeak, gt, kokoro, precomputed, shuffled,  # noqa: F401
+                       static, tortoise)

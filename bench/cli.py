@@ -1,4 +1,5 @@
-"""`bench`: command-line entry point (run, report, compare, split, weights, runs, datasets, models, metrics)."""
+"""`bench`: command-line entry point (run, report, compare, split, weights, env, runs, datasets,
+models, metrics)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def _run(args: argparse.Namespace) -> int:
            "metrics": args.metrics, "device": args.device, "limit": args.limit, "out": args.out, "seed": args.seed,
            "asr": args.asr, "shard": args.shard, "strict": args.strict or None,
            "random_weights": args.random_weights or None, "workers": args.workers, "preprocess": pre or None,
-           "bootstrap": args.bootstrap, "set_bootstrap": args.set_bootstrap, "delivery": args.delivery}
+           "bootstrap": args.bootstrap, "set_bootstrap": args.set_bootstrap, "delivery": args.delivery,
+           "retry_failed": args.retry_failed or None}
     cfg = config.build(cli, file_data)
     result = Runner(cfg).run()
     print(summary_table(result.summary))
@@ -100,6 +102,28 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env(args: argparse.Namespace) -> int:
+    from bench import envs
+
+    if args.action == "list":
+        for name in envs.spec_names():
+            spec, rec = envs.load_spec(name), envs.record(name) or {}
+            print(f"{name:10s} {envs.state(name):14s} {spec.description}\n"
+                  f"{'':11s}{envs.env_dir(name)}"
+                  + (f"  (python {rec.get('python')}, built {rec.get('built_at')})" if rec else ""))
+            for fix in rec.get("fixups", []):
+                print(f"{'':11s}fix-up: {fix}")
+        return 0
+    if args.action == "install":
+        rec = envs.install(args.name, args.source, args.force)
+        print(f"{args.name}: installed at {envs.env_dir(args.name)} ({len(rec.get('freeze', []))} "
+              f"packages, {rec.get('seconds', 0):.0f} s)")
+        return 0
+    from bench.envcheck import check
+
+    return check(args.name, args.random_weights)
+
+
 def _metrics(args: argparse.Namespace) -> int:
     from metrics import list_metrics
 
@@ -163,9 +187,13 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--set-bootstrap", type=int,
                    help="evaluation-set resamples for distributional metrics' CIs, one Fréchet distance each (default 100)")
     r.add_argument("--random-weights", action="store_true",
-                   help="run network metrics on seeded random weights (results marked uncalibrated)")
+                   help="run network metrics and systems on seeded random weights (results marked "
+                   "uncalibrated)")
     r.add_argument("--delivery", help="re-encode every system's output through a delivery codec "
                    "before scoring, e.g. h264-crf23-aac (default: none)")
+    r.add_argument("--retry-failed", action="store_true",
+                   help="generate again the outputs that failed in an earlier run of this "
+                   "command (without it they stay failed and the rest resumes)")
     r.add_argument("--config", help="YAML/JSON config file; flags override it")
     r.set_defaults(func=_run)
 
@@ -204,6 +232,22 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("name")
     imp.add_argument("file")
     w.set_defaults(func=_weights)
+
+    e = sub.add_parser("env", help="managed environments of external systems: "
+                       "list | install NAME | check NAME")
+    esub = e.add_subparsers(dest="action", required=True)
+    esub.add_parser("list", help="every environment spec, its state and build record")
+    ei = esub.add_parser("install", help="build an environment from its pinned spec")
+    ei.add_argument("name")
+    ei.add_argument("--source", help="the official code as a directory or archive (air-gapped "
+                    "machines; default: git clone at the pinned commit)")
+    ei.add_argument("--force", action="store_true", help="rebuild even when installed")
+    ec = esub.add_parser("check", help="imports, weights, and a one-sample smoke generation per "
+                         "system of the environment")
+    ec.add_argument("name")
+    ec.add_argument("--random-weights", action="store_true",
+                    help="smoke-generate on seeded random weights when real ones are missing")
+    e.set_defaults(func=_env)
 
     sub.add_parser("runs", help="list indexed runs").set_defaults(func=_runs)
     sub.add_parser("datasets", help="list datasets with their layouts").set_defaults(func=_datasets)

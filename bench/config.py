@@ -44,6 +44,7 @@ class RunConfig:
     strict: bool = False
     random_weights: bool = False  # networks on seeded random weights: numbers marked uncalibrated
     delivery: str | None = None  # re-encode every output through this codec (h264-crf23-aac)
+    retry_failed: bool = False  # generate again the outputs that failed before; not in numbers_key
     workers: int = 0  # processes for DSP metrics (MCD, STOI, ...); 0 = one per CPU core; not in numbers_key
     # bootstrap draws for the CIs (per-sample values; evaluation-set resamples for distributional
     # metrics); not in numbers_key: re-running with other counts only recomputes the summary
@@ -97,6 +98,7 @@ def load_file(path: str | Path) -> dict[str, Any]:
 _SCALARS: dict[str, tuple[type, int | None]] = {
     "limit": (int, 1), "seed": (int, None), "workers": (int, 0), "bootstrap": (int, 0),
     "set_bootstrap": (int, 0), "strict": (bool, None), "random_weights": (bool, None),
+    "retry_failed": (bool, None),
     "dataset": (str, None), "root": (str, None), "split": (str, None), "out": (str, None),
     "asr": (str, None), "device": (str, None), "delivery": (str, None)}
 

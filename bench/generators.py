@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -115,6 +115,8 @@ class Generator(ABC):
     needs: ClassVar[frozenset[str]]  # subset of NEEDS
     options: ClassVar[dict[str, Option]] = {}
     positional: ClassVar[str | None] = None  # the option a bare value sets (`precomputed:DIR`)
+    uses_weights: ClassVar[bool] = False  # a network system: --random-weights applies to it
+    random_weights = False  # set by make_generator from the run's --random-weights
 
     def __init__(self, options: dict[str, str] | None = None):
         self.opts: dict[str, Any] = {}
@@ -157,7 +159,7 @@ class Generator(ABC):
     def calibrated(self) -> bool:
         """False when the outputs come from random weights (every number made from them is then
         marked uncalibrated)."""
-        return True
+        return not (self.uses_weights and self.random_weights)
 
     def describe(self) -> dict[str, Any]:
         """What the run's provenance records about this system."""
@@ -204,17 +206,93 @@ def _load_builtin() -> None:
     import baselines  # noqa: F401  (registers the built-in generators)
 
 
-def make_generator(spec: str) -> Generator:
-    """`gt`, `static`, `precomputed:/dir`, `precomputed:dir=/dir` -> a generator."""
+def make_generator(spec: str, random_weights: bool = False) -> Generator:
+    """`gt`, `precomputed:/dir`, `yourtts:language=en`, `kokoro+static` (a cascade) -> a
+    generator; `random_weights` puts network systems on seeded random weights."""
     _load_builtin()
     if "+" in spec:
-        raise ConfigError(f"model {spec!r}: cascades (speech+video) are not available yet")
+        parts = [make_generator(p, random_weights) for p in spec.split("+")]
+        if len(parts) != 2:
+            raise ConfigError(f"model {spec!r}: a cascade is SPEECH+VIDEO (two systems)")
+        return Cascade(*parts)
     name, opts = parse_spec(spec)
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model '{name}'; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](opts)
+    g = _REGISTRY[name](opts)
+    g.random_weights = random_weights
+    return g
 
 
 def list_generators() -> list[type[Generator]]:
     _load_builtin()
     return [_REGISTRY[n] for n in sorted(_REGISTRY)]
+
+
+class Cascade(Generator):
+    """`speech+video`: the speech system's output, normalised to the run's rate, drives the
+    video system in place of the ground-truth audio; the row holds the video system's frames and
+    the speech system's audio and records both systems. (Video systems driven by ground-truth
+    audio stay the default: the paper's Table 1 setting.)"""
+
+    name = "cascade"
+    description = "SPEECH+VIDEO: synthesised speech drives a video system"
+    produces = frozenset({"video", "audio"})
+    needs = frozenset()
+
+    def __init__(self, speech: Generator, video: Generator):
+        super().__init__()
+        if speech.produces != {"audio"}:
+            raise ConfigError(f"cascade {speech.label}+{video.label}: {speech.label} is not a "
+                              "speech system (the first system of a cascade makes the speech)")
+        if "video" not in video.produces or "gt_audio" not in video.needs:
+            raise ConfigError(f"cascade {speech.label}+{video.label}: {video.label} is not an "
+                              "audio-driven video system")
+        self.speech, self.video = speech, video
+        self.needs = speech.needs | (video.needs - {"gt_audio"})  # type: ignore[misc]
+
+    @property
+    def label(self) -> str:
+        return f"{self.speech.label}+{self.video.label}"
+
+    @property
+    def calibrated(self) -> bool:
+        return self.speech.calibrated and self.video.calibrated
+
+    def describe(self) -> dict[str, Any]:
+        return {"label": self.label, "name": self.name, "calibrated": self.calibrated,
+                "cascade": {"speech": self.speech.describe(), "video": self.video.describe()}}
+
+    def setup(self, ctx: GenContext) -> None:
+        self.speech.setup(ctx)
+        try:
+            self.video.setup(ctx)
+        except BaseException:
+            self.speech.teardown()
+            raise
+
+    def teardown(self) -> None:
+        try:
+            self.speech.teardown()
+        finally:
+            self.video.teardown()
+
+    def check(self, sample: Sample) -> None:
+        self.speech.check(sample)
+
+    def generate(self, sample: Sample, ctx: GenContext, workdir: Path) -> Generated:
+        from bench.normalise import speech_track
+
+        (workdir / "speech").mkdir()
+        said = self.speech.generate(sample, ctx, workdir / "speech")
+        if said.audio is None:
+            raise GeneratorError(f"{self.speech.label} wrote no audio for {sample.id}")
+        wav, seconds, conv = speech_track(said.audio, sample.sample_rate, workdir / "speech16k")
+        frames = max(1, round(seconds * sample.fps))
+        driven = replace(sample, audio=str(wav), duration=frames / sample.fps, num_frames=frames)
+        self.video.check(driven)
+        (workdir / "video").mkdir()
+        shown = self.video.generate(driven, ctx, workdir / "video")
+        if shown.video is None:
+            raise GeneratorError(f"{self.video.label} wrote no video for {sample.id}")
+        return Generated(shown.video, wav, {"speech": said.meta, "video": shown.meta,
+                                            "speech_normalisation": conv})

@@ -198,3 +198,13 @@ def normalise(video: Path | None, audio: Path | None, driving: Path | None, t: T
     if t.delivery:
         v_out, a_out = _deliver(v_out, a_out, t, out, record)
     return v_out, a_out, record
+
+
+def speech_track(audio: Path, sample_rate: int, out: Path) -> tuple[Path, float, dict[str, Any]]:
+    """A speech system's native audio as the WAV that drives a video system in a cascade (the
+    same audio rules as `normalise`): returns the file, its seconds and the conversion record."""
+    out.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {}
+    wav, seconds = _audio(audio, Target(0, 0, sample_rate=sample_rate), out, record,
+                          "the speech system's audio")
+    return wav, seconds, record

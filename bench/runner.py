@@ -98,7 +98,8 @@ class Runner:
         self.split_sha = self.manifest["manifest_sha256"]
         self.run_id = self.cfg.run_id(self.split_sha)
         self.run_dir = Path(cfg.out) if cfg.out else Path("bench-runs") / self.run_id
-        self.generators = [make_generator(s) for s in cfg.models]
+        self.generators = [make_generator(s, cfg.random_weights) for s in cfg.models]
+        self.missing_models: dict[str, str] = {}  # system label -> why it cannot run
         self.metrics = [get_metric(m, cfg.random_weights) for m in cfg.metrics]
         self.transcriber = make_transcriber(cfg.asr, self.cfg.device)
         self._samples: dict[str, Sample | BenchError] = {}
@@ -198,6 +199,11 @@ class Runner:
         outputs: dict[tuple[str, str], Clip] = {}
         ready: set[str] = set()
         todo = [(g, sid) for g in self.generators for sid in ok_ids]
+        earlier = [(g, sid) for g, sid in todo if self._failed_before(g.label, sid)]
+        if earlier and not self.cfg.retry_failed:
+            log.warning("%d output(s) failed in an earlier run of this command and are kept as "
+                        "failed; --retry-failed runs only those again", len(earlier))
+            todo = [t for t in todo if t not in earlier]
         try:
             self._generate_all(writer, todo, ctx, done, ready, outputs)
         finally:
@@ -214,9 +220,11 @@ class Runner:
             if meta is None and ("generate", g.label, sid, "") in done:
                 done.difference_update(k for k in list(done) if k[1] == g.label and k[2] == sid)
             if meta is None:
-                if g.label not in ready:
-                    g.setup(ctx)
-                    ready.add(g.label)
+                if g.label in self.missing_models:
+                    continue
+                if g.label not in ready and not self._setup(g, ctx):
+                    continue
+                ready.add(g.label)
                 meta = self._generate_one(g, self.sample(sid), ctx, out_dir)
                 writer.write(Record("generate", sid, meta["status"], model=g.label, seconds=meta["runtime_s"],
                                                     error=meta.get("error"), error_kind=meta.get("error_kind"),
@@ -226,6 +234,22 @@ class Runner:
                 outputs[(g.label, sid)] = Clip(out_dir / meta["video"] if meta.get("video") else None,
                                                out_dir / meta["audio"] if meta.get("audio") else None,
                                                s.fps, s.sample_rate, self.cfg.preprocess.max_seconds)
+
+    def _failed_before(self, label: str, sid: str) -> bool:
+        prev = self._records.get(("generate", label, sid, ""))
+        return prev is not None and prev.status == "failed"
+
+    def _setup(self, g: Generator, ctx: GenContext) -> bool:
+        """Start a system (worker, model load); when it cannot start (environment or weights
+        missing, model load failing) it is reported as missing, with the fix, and the run goes
+        on without it."""
+        try:
+            g.setup(ctx)
+            return True
+        except BenchError as exc:
+            self.missing_models[g.label] = str(exc)
+            log.error("model %s is MISSING: %s", g.label, exc)
+            return False
 
     def _generate_one(self, g: Generator, sample: Sample, ctx: GenContext, out_dir: Path) -> dict[str, Any]:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -251,8 +275,12 @@ class Runner:
             tmp.rename(out_dir)
             return meta
         except BenchError as exc:
-            log.error("model %s failed on %s: %s", g.label, sample.id, exc)
-            return {"status": "failed", "runtime_s": time.perf_counter() - t0, "error": str(exc),
+            # what the system wrote is kept for inspection (no meta.json: never read as done)
+            shutil.rmtree(out_dir, ignore_errors=True)
+            tmp.rename(out_dir)
+            error = str(exc).replace(str(tmp), str(out_dir))
+            log.error("model %s failed on %s: %s", g.label, sample.id, error)
+            return {"status": "failed", "runtime_s": time.perf_counter() - t0, "error": error,
                     "error_kind": exc.kind, "log_tail": getattr(exc, "log_tail", None)}
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -403,14 +431,15 @@ class Runner:
     def _finish(self, prov: dict[str, Any], missing: dict[str, str]) -> RunResult:
         records = read_records(self.run_dir / "results")
         summary = summarize(records, len(self.sample_ids), [g.label for g in self.generators], self.metrics,
-                            self._reduce(records), missing, self._boot)
+                            self._reduce(records), missing, self._boot, self.missing_models,
+                            frozenset(g.label for g in self.generators if not g.calibrated))
         summary.update(run_id=self.run_id, dataset=self.cfg.dataset, split_sha256=self.split_sha,
                        shard=list(self.cfg.shard), mismatches=[m.__dict__ for m in self.mismatches],
                        bootstrap=asdict(self._boot))
         write_json(self.run_dir / "summary.json", summary)
         metric_recs = [r for r in records.values() if r.stage == "metric"]
         all_failed = summary["preprocessed"] == 0 or (metric_recs and all(r.status == "failed" for r in metric_recs))
-        any_failed = bool(summary["failures"] or self.mismatches or missing)
+        any_failed = bool(summary["failures"] or self.mismatches or missing or self.missing_models)
         exit_code = 1 if all_failed or (self.cfg.strict and any_failed) else 0
         complete = summary["preprocessed"] == len(self.sample_ids)
         try:

@@ -15,9 +15,14 @@ from bench.results import Record
 
 def summarize(records: dict[tuple[str, str, str, str], Record], n_samples: int, models: list[str],
               metrics: list[Any], dist_values: dict[tuple[str, str], dict[str, Any]],
-              missing: dict[str, str], boot: BootstrapConfig = BootstrapConfig()) -> dict[str, Any]:
+              missing: dict[str, str], boot: BootstrapConfig = BootstrapConfig(),
+              missing_models: dict[str, str] | None = None,
+              uncalibrated_models: frozenset[str] = frozenset()) -> dict[str, Any]:
     """`metrics` are Metric instances; `dist_values[(model, metric_id)]` holds distributional results
-    (with their set-bootstrap CI); per-sample CIs are drawn here with `boot`."""
+    (with their set-bootstrap CI); per-sample CIs are drawn here with `boot`. A model in
+    `missing_models` (environment or weights not installed) has every cell missing; numbers of
+    `uncalibrated_models` (systems on random weights) are marked uncalibrated."""
+    missing_models = missing_models or {}
     values: dict[tuple[str, str], list[float]] = defaultdict(list)
     frames: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # used, offered (where reported)
     failed: dict[tuple[str, str], int] = defaultdict(int)
@@ -44,8 +49,10 @@ def summarize(records: dict[tuple[str, str, str, str], Record], n_samples: int, 
         row: dict[str, Any] = {}
         for m in metrics:
             entry: dict[str, Any] = {"higher_is_better": m.higher_is_better, "kind": m.kind,
-                                     "calibrated": m.calibrated}
-            if m.id in missing:
+                                     "calibrated": m.calibrated and model not in uncalibrated_models}
+            if model in missing_models:
+                entry.update(status="missing", error=missing_models[model], n=0, coverage=0.0)
+            elif m.id in missing:
                 entry.update(status="missing", error=missing[m.id], n=0, coverage=0.0)
             elif m.kind == "distributional":
                 entry.update(dist_values.get((model, m.id), {"status": "no_data", "n": 0, "coverage": 0.0}))
@@ -77,6 +84,7 @@ def summarize(records: dict[tuple[str, str, str, str], Record], n_samples: int, 
     return {"n_samples": n_samples, "preprocessed": ok_pre,
             "coverage": ok_pre / n_samples if n_samples else 0.0,
             "failures_by_stage": dict(stage_fail), "metrics": table,
+            "missing_systems": missing_models,
             "failures": [{"stage": r.stage, "model": r.model, "sample": r.sample, "metric": r.metric,
                           "error": r.error, "kind": r.error_kind}
                          for r in sorted(records.values(), key=lambda r: r.key) if r.status == "failed"]}

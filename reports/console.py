@@ -8,7 +8,7 @@ from typing import Any
 def _cell(e: dict[str, Any]) -> str:
     status = e.get("status")
     if status == "missing":
-        return "MISSING weights"
+        return "MISSING"
     if status == "not_applicable":
         return "n/a"
     if status in ("no_data", "failed") or e.get("mean") is None:
@@ -30,9 +30,12 @@ def summary_table(summary: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"samples: {summary['preprocessed']}/{summary['n_samples']} preprocessed "
                  f"(coverage {summary['coverage']:.0%}); failures by stage: {summary['failures_by_stage'] or 'none'}")
-    missing = {m: e["error"] for row in rows.values() for m, e in row.items() if e.get("status") == "missing"}
+    systems = summary.get("missing_systems") or {}
+    lines += [f"MISSING system {m}: {err}" for m, err in systems.items()]
+    missing = {m: e["error"] for model, row in rows.items() if model not in systems
+               for m, e in row.items() if e.get("status") == "missing"}
     lines += [f"MISSING {m}: {err}" for m, err in missing.items()]
     if any(not e.get("calibrated", True) for row in rows.values() for e in row.values()):
-        lines.append("UNCALIBRATED: network metrics ran on random weights (--random-weights); "
-                     "these numbers are not comparable to anything")
+        lines.append("UNCALIBRATED: networks (metrics or systems) ran on random weights "
+                     "(--random-weights); these numbers are not comparable to anything")
     return "\n".join(lines)

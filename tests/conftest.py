@@ -19,13 +19,15 @@ REFERENCE = [Path(p) for p in os.environ.get("BENCH_REFERENCE_PACKAGES", "").spl
 
 
 BENCHMARKS = Path(__file__).resolve().parent / "benchmarks"
-TIERS = ("default", "slow", "bench")
+TIERS = ("default", "slow", "bench", "systems")
 _TIER_COUNTS: dict[str, int] = {}
 
 
 def _tier(item: pytest.Item) -> str:
     if item.get_closest_marker("bench"):
         return "bench"
+    if item.get_closest_marker("systems"):
+        return "systems"
     return "slow" if item.get_closest_marker("slow") else "default"
 
 

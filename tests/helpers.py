@@ -3,6 +3,7 @@ generator that needs text. They exercise the runner paths that the built-ins do 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,9 @@ import numpy as np
 from bench.atomic import link_or_copy
 from bench.clip import Clip
 from bench.errors import MissingWeightsError
-from bench.generators import GenContext, Generated, Generator, register_generator
+from bench.generators import GenContext, Generated, Generator, Option, register_generator
 from bench.sample import Sample
+from bench.worker import WORKER_OPTIONS, WorkerGenerator
 from metrics.base import DistributionalMetric, FeatureSet, register_metric
 from metrics.frechet import set_distance
 
@@ -63,3 +65,21 @@ class EchoText(Generator):
     def generate(self, sample: Sample, ctx: GenContext, workdir: Path) -> Generated:
         link_or_copy(sample.audio, workdir / "audio.wav")
         return Generated(audio=workdir / "audio.wav")
+
+
+@register_generator
+class Faulty(WorkerGenerator):
+    """A worker system that misbehaves per sample as its plan file says (tests/engines/faulty.py);
+    it runs under bench's own interpreter, so the failure paths need no managed environment."""
+
+    name = "test-faulty"
+    description = "test only: crashes, hangs, writes nothing or bad files on purpose"
+    produces = frozenset({"video", "audio"})
+    needs = frozenset()
+    env_name = "test-faulty"
+    engine = Path(__file__).with_name("engines") / "faulty.py"
+    options = {"plan": Option(None, "JSON: sample id -> behaviour", path=True),
+               **WORKER_OPTIONS}
+
+    def interpreter(self) -> Path:
+        return Path(sys.executable)
