@@ -70,11 +70,15 @@ class Worker:
             raise WorkerDied(f"the {self.label} worker died before {what} "
                              f"(exit {self.proc.returncode})", self.tail(start)) from None
         line = self._read_line(time.monotonic() + timeout)
-        if line is None:
-            timed_out = self.proc.poll() is None
+        if not line:
+            if line is not None:  # it died: let it finish exiting, so its exit status is its own
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
             self.kill()
             cause = (f"took longer than {timeout:g} s (timeout; the worker was killed)"
-                     if timed_out else f"crashed (worker exit {self.proc.returncode})")
+                     if line is None else f"crashed (worker exit {self.proc.returncode})")
             raise WorkerDied(f"{self.label}: {what} {cause}; log {self.log_file}",
                              self.tail(start))
         reply = json.loads(line)
@@ -86,6 +90,7 @@ class Worker:
         return reply
 
     def _read_line(self, deadline: float) -> bytes | None:
+        """The next reply line; b"" when the worker closed its end (it died), None on timeout."""
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
@@ -96,7 +101,7 @@ class Worker:
             if ready:
                 chunk = os.read(fd, 65536)
                 if not chunk:
-                    return None
+                    return b""
                 self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
         return line

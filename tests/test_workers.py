@@ -142,3 +142,33 @@ def test_a_wrong_weights_file_is_refused_with_both_hashes(tmp_path) -> None:
     dest = weights.import_file("xtts-v2", d)
     assert sorted(p.name for p in dest.parent.iterdir() if p.suffix != ".sha256") == [
         "config.json", "model.pth", "speakers_xtts.pth", "vocab.json"]
+
+
+def test_environment_with_official_source_from_an_archive(tmp_path, monkeypatch) -> None:
+    """The air-gapped path: `bench env install NAME --source ARCHIVE` puts the official code at
+    <env>/src and records where it came from; without --source the pinned commit is cloned."""
+    import tarfile
+
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "demo-src.toml").write_text(
+        'description = "test"\nrequirements = ["six==1.17.0"]\nimports = ["six"]\n'
+        '[source]\ngit = "https://example.invalid/official.git"\ncommit = "0123abcd"\n')
+    monkeypatch.setattr(envs, "SPEC_DIR", specs)
+    monkeypatch.setenv("BENCH_ENVS", str(tmp_path / "envs"))
+    code = tmp_path / "official-0123abcd"
+    code.mkdir()
+    (code / "inference.py").write_text("print('official')\n")
+    archive = tmp_path / "official.tar.gz"
+    with tarfile.open(archive, "w:gz") as t:
+        t.add(code, arcname=code.name)
+    with pytest.raises(envs.MissingEnvironmentError, match="--source DIR"):
+        envs.require("demo-src", "demo")
+    rec = envs.install("demo-src", source=str(archive))
+    assert (envs.env_dir("demo-src") / "src" / "inference.py").is_file()
+    assert rec["source"] == {"from": str(archive), "expected_commit": "0123abcd"}
+    assert any(line.startswith("six==") for line in rec["freeze"])
+    assert envs.state("demo-src") == "installed"
+    with pytest.raises(envs.BenchError, match="could not get https://example.invalid"):
+        envs.install("demo-src", force=True)  # no GitHub here: the message names --source
+    assert envs.state("demo-src") == "not installed"  # the failed rebuild is never used
