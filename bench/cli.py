@@ -43,7 +43,7 @@ def _report(args: argparse.Namespace) -> int:
 
     tables = [t.strip() for t in args.tables.split(",") if t.strip()] if args.tables else None
     print(make_report(args.runs, args.format, args.out, tables, args.layout, args.with_paper, args.ci,
-                      args.media_samples))
+                      args.media_samples, args.gt_relative))
     return 0
 
 
@@ -204,6 +204,8 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--tables", help="comma-separated: table1..table5, supp2, fts-video, fts-speech, all (default: every one with data)")
     rp.add_argument("--layout", help="YAML: display names and the models that are Tables 4-5 / supp2's rows")
     rp.add_argument("--with-paper", action="store_true", help="add the papers' published numbers as reference rows")
+    rp.add_argument("--gt-relative", action="store_true",
+                    help="add THEval's GT-relative score (1 - |m - GT| / |GT|) beside every column")
     rp.add_argument("--ci", default="pm", choices=["pm", "interval", "none"],
                     help="CI as ± half-width (default), [lo, hi], or not shown")
     rp.add_argument("--media-samples", type=int, default=2, help="html: samples with frame strips, spectrograms, videos")

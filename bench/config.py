@@ -25,7 +25,14 @@ DEFAULT_METRICS = ("fvd@i3d-tfhub/16f-stride16/224-tf1bilinear-squash/pm1/cov-bi
                    "stoi@pystoi/16k/truncate", "estoi@pystoi/16k/truncate", "pesq@itu-p862.2/wb/16k",
                    "f0rmse@espnet-harvest/16k/log/dtw-mcep", "dnsmos-ovrl@speechmos-p835/16k",
                    "csim@resemblyzer-ge2e/16k/vs-voice-profile", "wer@whisper-large-v3-ct2/beam5/norm-en",
-                   "lse-d@syncnet-v2/s3fd-track100/vshift15", "lse-c@syncnet-v2/s3fd-track100/vshift15")
+                   "lse-d@syncnet-v2/s3fd-track100/vshift15",
+                   "lse-c@syncnet-v2/s3fd-track100/vshift15",
+                   "lipsync@theval/facemesh-refine/rms50ms-silero5.1.2/16k",
+                   "silent-lip@theval/facemesh-refine/silence300ms-silero5.1.2/mad",
+                   "lip-dyn@theval/facemesh-refine/lips40-pairdist-std",
+                   "brow-dyn@theval/facemesh-refine/brow-eye-absdiff",
+                   "head-dyn@facemesh-axes/theval-complexity",
+                   "diversity@facemesh-axes/pose-std-deg")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,13 @@ class BadInputError(BenchError):
         super().__init__(f"{self.path}: {cause}" if self.path else cause)
 
 
+class NotApplicableError(BadInputError):
+    """A usable input that the metric does not measure by definition (a silence metric on a clip
+    with no silence): recorded as not applicable, not as a failure, and shown in the coverage."""
+
+    kind = "not_applicable"
+
+
 class MissingWeightsError(BenchError):
     """A metric needs pretrained weights that are not installed; the message says how to get them."""
 

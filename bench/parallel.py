@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import replace
 from typing import Any
 
-from bench.errors import BenchError
+from bench.errors import BenchError, NotApplicableError
 from bench.results import Record, ResultsWriter
 from metrics.base import Metric, Pair, PerSampleMetric, Score, get_metric
 
@@ -33,6 +33,9 @@ def score_record(m: PerSampleMetric, pair: Pair, label: str, sid: str) -> Record
     t0 = time.perf_counter()
     try:
         got = m.compute(pair)
+    except NotApplicableError as exc:
+        return Record("metric", sid, "not_applicable", model=label, metric=m.id, error=str(exc),
+                      error_kind=exc.kind, seconds=time.perf_counter() - t0)
     except BenchError as exc:
         log.error("%s on %s/%s failed: %s", m.id, label, sid, exc)
         return Record("metric", sid, "failed", model=label, metric=m.id, error=str(exc), error_kind=exc.kind,
@@ -100,6 +103,10 @@ class ParallelScorer:
         self._scored: dict[Hashable, Record] = {}
         # pairs with the key of one in flight, scored (or copied) when it finishes
         self._waiting: dict[Hashable, list[tuple[PerSampleMetric, Pair, str, str]]] = {}
+        # shared jobs (metrics.base.Prepared: a clip's landmark pass) and the jobs behind them
+        self._preps: dict[Future[None], Hashable] = {}
+        self._prepared: set[Hashable] = set()
+        self._behind: dict[Hashable, list[tuple[PerSampleMetric, Pair, str, str, Hashable]]] = {}
 
     def submit(self, m: PerSampleMetric, pair: Pair, label: str, sid: str,
                key: Hashable = None) -> None:
@@ -114,13 +121,34 @@ class ParallelScorer:
         if self.workers <= 1 or not m.parallel:
             self._done(score_record(m, pair, label, sid), key)
             return
+        prep = m.prepare(pair)
+        if prep is not None and prep.key not in self._prepared:
+            if prep.key not in self._behind:
+                self._behind[prep.key] = []
+                self._preps[self._start().submit(prep.fn, *prep.args)] = prep.key
+            self._behind[prep.key].append((m, pair, label, sid, key))
+        else:
+            self._submit_job(m, pair, label, sid, key)
+        if len(self._pending) + len(self._preps) >= 4 * self.workers:  # bounded memory
+            self._collect(FIRST_COMPLETED)
+
+    def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_init_worker, initargs=(os.getpid(),))
-        job = self._pool.submit(_score_in_worker, m.id, m.random_weights, pair, label, sid)
+        return self._pool
+
+    def _submit_behind(self, key: Hashable) -> None:
+        """Score the jobs that waited for shared job `key`. Whether it succeeded or not: a failed
+        pass fails again inside each metric, which records the cause."""
+        self._prepared.add(key)
+        for m, pair, label, sid, k in self._behind.pop(key, []):
+            self._submit_job(m, pair, label, sid, k)
+
+    def _submit_job(self, m: PerSampleMetric, pair: Pair, label: str, sid: str,
+                    key: Hashable) -> None:
+        job = self._start().submit(_score_in_worker, m.id, m.random_weights, pair, label, sid)
         self._pending[job] = key
-        if len(self._pending) >= 4 * self.workers:  # bound memory: at most a few pairs queued per worker
-            self._collect(FIRST_COMPLETED)
 
     def _done(self, record: Record, key: Hashable) -> None:
         self.writer.write(record)
@@ -136,14 +164,19 @@ class ParallelScorer:
                 self.submit(m, pair, label, sid)
 
     def _collect(self, how: str) -> None:
-        done, _ = wait(self._pending, return_when=how)
+        done, _ = wait([*self._pending, *self._preps], return_when=how)
         for f in done:
-            self._done(f.result(), self._pending.pop(f))
+            if f in self._preps:
+                if f.exception() is not None:
+                    log.debug("shared job failed (its metrics record the cause): %s", f.exception())
+                self._submit_behind(self._preps.pop(f))
+            else:
+                self._done(f.result(), self._pending.pop(f))
 
     def close(self) -> None:
         """Wait for every job, write its record, stop the workers."""
         try:
-            while self._pending:  # a failure can queue its waiting pairs anew
+            while self._pending or self._preps:  # a failure can queue its waiting pairs anew
                 self._collect("ALL_COMPLETED")
         finally:
             if self._pool is not None:
@@ -156,6 +189,8 @@ class ParallelScorer:
         pool, self._pool = self._pool, None
         self._pending.clear()
         self._waiting.clear()
+        self._preps.clear()
+        self._behind.clear()
         if pool is not None:
             procs = list((pool._processes or {}).values())  # the executor has no public handle
             pool.shutdown(wait=False, cancel_futures=True)

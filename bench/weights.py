@@ -141,6 +141,25 @@ register_shipped(
     "MIT (speechmos; Microsoft DNS-Challenge models, CC-BY-4.0)", "dnsmos-p808 (DNSMOS P.808 ONNX)",
     PackageSource("speechmos", "0.0.1.1", "speechmos/dnsmos_models/model_v8.onnx"),
     urls=("https://github.com/microsoft/DNS-Challenge/raw/master/DNSMOS/DNSMOS/model_v8.onnx",))
+_MEDIAPIPE = "Apache-2.0 (mediapipe; model cards: Google MediaPipe Face Mesh V2 / BlazeFace)"
+register_shipped(
+    "facemesh-detector", "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+    _MEDIAPIPE, "THEval lip-sync, silent-lip, lip/eyebrow/head dynamics (BlazeFace short range)",
+    PackageSource("mediapipe", "0.10.21",
+                  "mediapipe/modules/face_detection/face_detection_short_range.tflite"))
+register_shipped(
+    "facemesh-landmarks", "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+    _MEDIAPIPE, "lipsync@theval/...-plain (FaceMesh 468 points, THEval's lip_sync.py mesh)",
+    PackageSource("mediapipe", "0.10.21", "mediapipe/modules/face_landmark/face_landmark.tflite"))
+register_shipped(
+    "facemesh-landmarks-attention", "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4",
+    _MEDIAPIPE, "THEval landmark metrics (FaceMesh with attention, 478 points, refine_landmarks)",
+    PackageSource("mediapipe", "0.10.21",
+                  "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite"))
+register_shipped(
+    "silero-vad-jit", "85c48e1f0ecb604e5d2a268f3ccfb912d4f7e935acdc86af5a3fc5b0aea7b29a",
+    "MIT (snakers4/silero-vad)", "THEval lip-sync and silent-lip (speech / silence frames)",
+    PackageSource("silero-vad", "5.1.2", "silero_vad/data/silero_vad.jit"))
 register(WeightsEntry(
     "whisper-large-v3-ct2", "model.bin", UNKNOWN, "MIT (OpenAI Whisper; CTranslate2 conversion by Systran)",
     "wer@whisper-large-v3-ct2 (faster-whisper; also --asr)",

@@ -10,7 +10,7 @@ what it needs, which direction is better and which registered weights it uses. T
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -47,6 +47,15 @@ class Score:
     used: int | None = None
     offered: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A shared job: `fn(*args)` (a module-level function: it is sent to worker processes)."""
+
+    key: tuple[str, ...]
+    fn: Callable[..., None]
+    args: tuple[Any, ...]
 
 
 class Metric(ABC):
@@ -102,6 +111,11 @@ class PerSampleMetric(Metric):
     parallel: ClassVar[bool] = False
     # Score.extra fields summed over samples for a corpus-level value (WER: errors / reference words)
     totals: ClassVar[tuple[str, ...]] = ()
+
+    def prepare(self, pair: Pair) -> Prepared | None:
+        """A job that computes (and caches) what several metrics of this pair read, keyed by
+        content, so that parallel workers run it once before scoring them (None: nothing shared)."""
+        return None
 
     def corpus(self, totals: dict[str, float]) -> float | None:
         """A corpus-level value from the summed `totals` (None for metrics that have none)."""
@@ -175,8 +189,9 @@ def register_metric(cls: type[Metric]) -> type[Metric]:
 
 
 def _load_builtin() -> None:
-    from metrics import (csim, dnsmos, f0, fad, fid, fvd, fvmd, idsim, kid, lmd, lse, mcd, paired,  # noqa: F401
-                         pesq_wb, stoi, wer)
+    from metrics import (browdyn, csim, diversity, dnsmos, f0, fad, fid,  # noqa: F401
+                         fvd, fvmd, headdyn, idsim, kid, lipdyn, lipsync, lmd, lse, mcd, paired,
+                         pesq_wb, silentlip, stoi, wer)
 
 
 def get_metric(name: str, random_weights: bool = False) -> Metric:

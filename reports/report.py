@@ -35,7 +35,7 @@ def load_layout(path: str | Path | None) -> dict[str, Any]:
 
 def make_report(run_refs: list[str], fmt: str, out: str | Path | None = None, tables: list[str] | None = None,
                 layout: str | Path | None = None, with_paper: bool = False, ci: str = "pm",
-                media_samples: int = 2) -> str:
+                media_samples: int = 2, relative: bool = False) -> str:
     """The report as text (md/latex/csv; csv tables separated by a blank line) and, with `out`,
     written there: report.md, tables.tex, <table>.csv, or report.html. Returns what it wrote or
     the text to print."""
@@ -47,7 +47,7 @@ def make_report(run_refs: list[str], fmt: str, out: str | Path | None = None, ta
     if unknown:
         raise ConfigError(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(SPEC_BY_KEY)}, all")
     runs = [load_run(r) for r in run_refs]
-    built = build_tables(runs, tables, load_layout(layout), with_paper)
+    built = build_tables(runs, tables, load_layout(layout), with_paper, relative)
     if not built:
         raise ConfigError("no table has any data: the runs hold none of the tables' metrics")
     out_dir = Path(out) if out else None

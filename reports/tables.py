@@ -54,7 +54,10 @@ FAD, MCD, STOI = _c("fad", "FAD"), _c("mcd", "MCD"), _c("stoi", "STOI", True)
 SPECS: tuple[TableSpec, ...] = (
     TableSpec("table1", "Table 1: video pipeline evaluation per dataset", (FID, FVD, FVMD)),
     TableSpec("table2", "Table 2: audio pipeline evaluation per dataset", (FAD, MCD, STOI)),
-    TableSpec("table3", "Table 3: audio-visual synchronisation", (_c("lse-c", "LSE-C", True), _c("lse-d", "LSE-D"))),
+    TableSpec("table3", "Table 3: audio-visual synchronisation",
+              (_c("lse-c", "LSE-C", True), _c("lse-d", "LSE-D"), _c("lipsync", "Lip sync"),
+               _c("silent-lip", "Silent lip"), _c("lip-dyn", "Lip dyn", True),
+               _c("head-dyn", "Head dyn", True), _c("brow-dyn", "Brow dyn", True))),
     TableSpec("table4", "Table 4: ablation of the transformers", (FID, FVD, FVMD, FAD, MCD, STOI),
               flags=("ETE", "STE", "DC", "EC"), needs_layout=True),
     TableSpec("table5", "Table 5: ablation of the encoders", (FID, FVD, FVMD, FAD, MCD, STOI), needs_layout=True),
@@ -222,9 +225,37 @@ def all_metrics_spec(runs: list[Run]) -> TableSpec:
     return TableSpec("all", "All metrics of the runs", tuple(cols.values()))
 
 
+def gt_relative(table: Table) -> Table:
+    """THEval's GT-relative score beside every raw column: 1 - |m - GT| / |GT| against the ground
+    truth row of the same dataset (eq. 12 of THEval; higher is better, 1 = the GT's own value).
+    Cells without a value or a usable GT value (missing, zero) are n/a."""
+    gts = {r.dataset: r for r in table.rows if r.reference and r.source == "ours"}
+    cols: list[Column] = []
+    for c in table.spec.columns:
+        cols += [c, Column(f"{c.family}~gt", f"{c.label} vs GT", True)]
+    rows = []
+    for r in table.rows:
+        cells: list[Cell] = []
+        for j, cell in enumerate(r.cells):
+            g = gts[r.dataset].cells[j] if r.dataset in gts else None
+            ok = cell.status == "ok" and g is not None and g.status == "ok" and g.value
+            rel = 1 - abs(cell.value - g.value) / abs(g.value) if ok else None
+            cells += [cell, replace(cell, value=rel, ci=None, std=None, best=False) if ok
+                      else Cell("n/a")]
+        rows.append(replace(r, cells=tuple(cells)))
+    out = Table(replace(table.spec, columns=tuple(cols)), rows, table.metric_ids,
+                [*table.notes, "vs GT: 1 - |m - GT| / |GT| against the dataset's ground-truth row "
+                               "(THEval eq. 12), beside the raw value"])
+    _mark_best(out)
+    return out
+
+
 def build_tables(runs: list[Run], keys: list[str] | None = None, layout: dict[str, Any] | None = None,
-                 with_paper: bool = False) -> list[Table]:
-    """The paper tables (default: all of them, then `all`), skipping those without rows."""
+                 with_paper: bool = False, relative: bool = False) -> list[Table]:
+    """The paper tables (default: all of them, then `all`), skipping those without rows; with
+    `relative`, each with the GT-relative score beside every column."""
     keys = keys or [*SPEC_BY_KEY, "all"]
     specs = [all_metrics_spec(runs) if k == "all" else SPEC_BY_KEY[k] for k in keys]
-    return [t for s in specs if (t := build_table(s, runs, layout, with_paper)) is not None and t.rows]
+    tables = [t for s in specs
+              if (t := build_table(s, runs, layout, with_paper)) is not None and t.rows]
+    return [gt_relative(t) for t in tables] if relative else tables

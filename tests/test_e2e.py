@@ -25,6 +25,11 @@ IDSIM = "id-sim@dlib-resnet128/frames-every5/largest-face"
 ESTOI, PESQ, F0 = "estoi@pystoi/16k/truncate", "pesq@itu-p862.2/wb/16k", "f0rmse@espnet-harvest/16k/log/dtw-mcep"
 CSIM, DNSMOS = "csim@resemblyzer-ge2e/16k/vs-voice-profile", "dnsmos-ovrl@speechmos-p835/16k"
 FAD, WER = "fad@vggish-fadpkg/16k/examples-all/pre-relu/cov-unbiased", "wer@whisper-large-v3-ct2/beam5/norm-en"
+LIPSYNC = "lipsync@theval/facemesh-refine/rms50ms-silero5.1.2/16k"
+SILENT = "silent-lip@theval/facemesh-refine/silence300ms-silero5.1.2/mad"
+LIPDYN, BROWDYN = ("lip-dyn@theval/facemesh-refine/lips40-pairdist-std",
+                   "brow-dyn@theval/facemesh-refine/brow-eye-absdiff")
+HEADDYN, DIVERSITY = "head-dyn@facemesh-axes/theval-complexity", "diversity@facemesh-axes/pose-std-deg"
 
 
 def summary(run_dir: Path) -> dict:
@@ -92,9 +97,17 @@ def test_demo_run_produces_results_for_the_controls(demo_run, tmp_path, monkeypa
     assert m["gt"][WER]["status"] == "missing"
     lse = "lse-d@syncnet-v2/s3fd-track100/vshift15"
     assert m["gt"][lse]["status"] == "missing" and "bench weights fetch syncnet-v2" in m["gt"][lse]["error"]
-    per_sample = (STOI, ESTOI, MCD, PESQ, F0, DNSMOS, CSIM, PSNR, SSIM, IDSIM)
+    # sync and motion without SyncNet (THEval, FaceMesh + Silero VAD ship in their wheels): the
+    # demo's mouths follow the audio, so the GT beats another sample's audio and a still face
+    assert m["gt"][LIPSYNC]["mean"] < m["shuffled"][LIPSYNC]["mean"] < m["static"][LIPSYNC]["mean"]
+    for k in (LIPDYN, BROWDYN, HEADDYN, DIVERSITY):
+        assert m["static"][k]["mean"] < 0.1 * m["gt"][k]["mean"], k
+    # the demo's short clips mostly have no 0.3 s silence: not applicable there, shown in coverage
+    assert 0 < m["gt"][SILENT]["n"] < 8 and m["gt"][SILENT]["coverage"] < 1.0
+    per_sample = (STOI, ESTOI, MCD, PESQ, F0, DNSMOS, CSIM, PSNR, SSIM, IDSIM, LIPSYNC, LIPDYN,
+                  BROWDYN, HEADDYN, DIVERSITY)
     assert all(m[g][k]["n"] == 8 for g in m for k in (*per_sample, FVD))
-    assert len(metric_lines(run_dir)) == 3 * 8 * len(per_sample)
+    assert len(metric_lines(run_dir)) == 3 * 8 * (len(per_sample) + 1)  # + silent-lip's records
     prov = json.loads((run_dir / "provenance.json").read_text())
     assert prov["split_sha256"] == load_manifest(shipped_manifest("demo"))["manifest_sha256"]
     assert prov["packages"]["torch"] and prov["packages"]["av"]
