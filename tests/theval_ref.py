@@ -69,14 +69,26 @@ def _stubs() -> Iterator[None]:
             del sys.modules[name]
 
 
-def load(root: Path, which: str) -> Any:
-    """A fresh instance of one THEval script as a module (its FaceMesh and VAD newly built)."""
-    decord = next((d for d in REFERENCE if (d / "decord").is_dir()), None)
-    if decord is None:
+def _import_decord() -> None:
+    """decord from the reference dir, on sys.path only while it is imported: that dir also holds
+    torch-fidelity, which torchmetrics would import (and torchvision with it) wherever it is on
+    the path, including in the worker processes that inherit this one's path."""
+    if "decord" in sys.modules:
+        return
+    where = next((d for d in REFERENCE if (d / "decord").is_dir()), None)
+    if where is None:
         pytest.skip("decord not installed "
                     "(pip install --no-deps --target .venv/reference decord==0.6.0)")
-    if str(decord) not in sys.path:
-        sys.path.append(str(decord))  # only decord is imported from that dir
+    sys.path.append(str(where))
+    try:
+        import decord  # noqa: F401
+    finally:
+        sys.path.remove(str(where))
+
+
+def load(root: Path, which: str) -> Any:
+    """A fresh instance of one THEval script as a module (its FaceMesh and VAD newly built)."""
+    _import_decord()
     spec = importlib.util.spec_from_file_location(f"theval_{which}", root / SCRIPTS[which])
     mod = importlib.util.module_from_spec(spec)
     with _stubs():
