@@ -19,7 +19,7 @@ import numpy as np
 
 from bench.errors import BadInputError
 from metrics.base import Pair, Score, register_metric
-from metrics.nets.facemesh import LandmarkMetric, MeshProtocol, face_frames, frame_size, no_face
+from metrics.nets.facemesh import LandmarkMetric, MeshProtocol, face_frames, frame_size
 
 LEFT_BROW = [276, 282, 283, 285, 293, 295, 296, 300, 334, 336]
 LEFT_EYE = [249, 263, 362, 373, 374, 380, 381, 382, 384, 385, 386, 387, 388, 390, 398, 466]
@@ -46,9 +46,7 @@ class _BrowDynamics(LandmarkMetric):
     higher_is_better = True
 
     def compute(self, pair: Pair) -> Score:
-        lm = self.track(pair)
-        if not face_frames(lm).any():
-            raise no_face(pair.gen, lm)
+        lm = self.track_faces(pair)
         d = brow_distances(lm, *frame_size(pair.gen, self.protocol))
         if len(d) < 2:
             raise BadInputError(pair.gen.video_path, f"not scored: {len(d)} frame with a face, a "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from metrics.base import Pair, Score, register_metric
-from metrics.nets.facemesh import LandmarkMetric, MeshProtocol, face_frames, no_face
+from metrics.nets.facemesh import LandmarkMetric, MeshProtocol, face_frames
 
 # the points of mediapipe's FACEMESH_LIPS connections, sorted
 LIPS = [0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191,
@@ -34,10 +34,8 @@ class _LipDynamics(LandmarkMetric):
     higher_is_better = True
 
     def compute(self, pair: Pair) -> Score:
-        lm = self.track(pair)
+        lm = self.track_faces(pair)
         shapes = lip_shapes(lm)
-        if not len(shapes):
-            raise no_face(pair.gen, lm)
         return Score(float(np.mean(np.std(shapes, axis=0))), len(shapes), len(lm))
 
 

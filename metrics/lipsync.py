@@ -24,7 +24,7 @@ import numpy as np
 from bench.errors import BadInputError, NotApplicableError
 from metrics.base import Pair, Score, register_metric
 from metrics.nets import silero
-from metrics.nets.facemesh import LandmarkMetric, MeshProtocol, face_frames, no_face
+from metrics.nets.facemesh import LandmarkMetric, MeshProtocol, face_frames
 
 UPPER = [191, 80, 81, 82, 13, 312, 311, 310]
 LOWER = [95, 88, 178, 87, 14, 317, 402, 318]
@@ -60,10 +60,8 @@ class _LipSync(LandmarkMetric):
 
     def compute(self, pair: Pair) -> Score:
         clip = pair.gen
-        lm = self.track(pair)
+        lm = self.track_faces(pair)
         total = len(lm)
-        if not face_frames(lm).any():
-            raise no_face(clip, lm)
         audio = clip.audio_at(silero.RATE)
         if not np.any(audio):
             raise NotApplicableError(clip.audio_path, "not scored: the audio is silent")
@@ -80,9 +78,8 @@ class _LipSync(LandmarkMetric):
                                 "with a face, fewer than 2")
         volume = loudness(audio, silero.RATE, np.arange(total) / clip.fps)
         value = np.mean(np.abs(_minmax(openness[mask]) - _minmax(volume[mask])))
-        faces = int(face_frames(lm).sum())
-        return Score(float(value), int(mask.sum()), total,
-                     extra={"speech_frames": len(speech), "face_frames": faces})
+        extra = {"speech_frames": len(speech), "face_frames": int(face_frames(lm).sum())}
+        return Score(float(value), int(mask.sum()), total, extra=extra)
 
 
 @register_metric

@@ -18,11 +18,12 @@ the default `.../facemesh-refine/...` takes the silent frames' rows of the share
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 
 import numpy as np
 
 from bench.errors import BadInputError, NotApplicableError
-from metrics.base import Pair, Score, register_metric
+from metrics.base import Pair, Prepared, Score, register_metric
 from metrics.nets import silero
 from metrics.nets.facemesh import LandmarkMetric, MeshProtocol, face_frames, landmarks, no_face
 
@@ -60,21 +61,20 @@ class _SilentLip(LandmarkMetric):
     higher_is_better = False
     uses_vad = True
 
-    def frame_count(self, pair: Pair) -> int:
-        return len(self.track(pair))
-
-    def silent_landmarks(self, pair: Pair, frames: list[int]) -> np.ndarray:
-        return self.track(pair)[frames]
+    def silent_track(self, pair: Pair) -> tuple[int, Callable[[list[int]], np.ndarray]]:
+        """The clip's frame count, and the landmarks of given frames (rows of the shared pass)."""
+        lm = self.track(pair)
+        return len(lm), lambda frames: lm[frames]
 
     def compute(self, pair: Pair) -> Score:
         clip = pair.gen
-        total = self.frame_count(pair)
+        total, silent_landmarks = self.silent_track(pair)
         audio = clip.audio_at(silero.RATE)
         frames = silent_frames(silero.speech_segments(audio), clip.fps, total)
         if not frames:
             raise NotApplicableError(clip.audio_path, f"not scored: no silence of {MIN_SILENCE_S} "
                                      f"s or more (Silero VAD) in {total} frames")
-        lm = self.silent_landmarks(pair, frames)
+        lm = silent_landmarks(frames)
         if not face_frames(lm).any():
             raise no_face(clip, lm)
         d = lip_distance(lm)
@@ -100,11 +100,9 @@ class SilentLipExact(_SilentLip):
     description = "THEval silent-lip stability with its own mesh input (256 px, silent frames only)"
     protocol = MeshProtocol(size=256)
 
-    def prepare(self, pair: Pair) -> None:  # type: ignore[override]
+    def prepare(self, pair: Pair) -> Prepared | None:
         return None  # its pass depends on the audio's silences: computed with the metric
 
-    def frame_count(self, pair: Pair) -> int:
-        return len(pair.gen.frames)
-
-    def silent_landmarks(self, pair: Pair, frames: list[int]) -> np.ndarray:
-        return landmarks(pair.gen, self.protocol, frames)
+    def silent_track(self, pair: Pair) -> tuple[int, Callable[[list[int]], np.ndarray]]:
+        """The decoded frame count, and a pass over only the given frames."""
+        return len(pair.gen.frames), lambda frames: landmarks(pair.gen, self.protocol, frames)

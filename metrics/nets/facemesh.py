@@ -55,7 +55,6 @@ class MeshProtocol:
     swap_rb: bool = False  # feed BGR where FaceMesh expects RGB (lip_sync.py's quirk)
     warmup: int = 0  # the first frame fed this many extra times first, results dropped
 
-
     @property
     def id(self) -> str:
         parts = [f"facemesh{MEDIAPIPE}", "refine" if self.refine else "plain",
@@ -239,12 +238,17 @@ class LandmarkMetric(PerSampleMetric):
     def track(self, pair: Pair) -> np.ndarray:
         return landmarks(pair.gen, self.protocol)
 
-    def pose(self, pair: Pair) -> tuple[np.ndarray, np.ndarray, int]:
-        """Head pose of the generated clip's face frames (head_pose) and the frame count;
-        not scored with fewer than 2 face frames."""
+    def track_faces(self, pair: Pair) -> np.ndarray:
+        """`track`, refusing a clip in which no frame has a face."""
         lm = self.track(pair)
         if not face_frames(lm).any():
             raise no_face(pair.gen, lm)
+        return lm
+
+    def pose(self, pair: Pair) -> tuple[np.ndarray, np.ndarray, int]:
+        """Head pose of the generated clip's face frames (head_pose) and the frame count;
+        not scored with fewer than 2 face frames."""
+        lm = self.track_faces(pair)
         angles, centre = head_pose(lm, *frame_size(pair.gen, self.protocol))
         if len(angles) < 2:
             raise BadInputError(pair.gen.video_path, "not scored: 1 frame with a face")
