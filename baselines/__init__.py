@@ -2,5 +2,5 @@
 external systems (official code in managed environments, through workers). Importing this
 package registers them all."""
 
-from baselines import (coqui, espeak, gt, kokoro, precomputed, shuffled,  # noqa: F401
-                       static, tortoise)
+from baselines import (audio2head, coqui, eat, espeak, gt, hallo, kokoro,  # noqa: F401
+                       precomputed, sadtalker, shuffled, static, tortoise)

@@ -113,6 +113,8 @@ def _env(args: argparse.Namespace) -> int:
                   + (f"  (python {rec.get('python')}, built {rec.get('built_at')})" if rec else ""))
             for fix in rec.get("fixups", []):
                 print(f"{'':11s}fix-up: {fix}")
+            for patch in spec.patches:
+                print(f"{'':11s}patch: {patch}: {envs.patch_reason(patch)}")
         return 0
     if args.action == "install":
         rec = envs.install(args.name, args.source, args.force)

@@ -36,10 +36,18 @@ def check(name: str, random_weights: bool) -> int:
         print(f"  FAILED {exc}")
         bad += 1
     for g in _systems(name):
-        states = {w: weights.status(w)[0] for w in g.weights}
+        states = {w: weights.status(w)[0] for w in g().weights}  # the default configuration's
         have = all(s.startswith("ok") for s in states.values())
         for w, s in states.items():
-            print(f"  {g.name}: weights {w}: {s}")
+            where = (f"; linked into the official tree as {g.layout[w]}" if w in g.layout
+                     else "")
+            if s == "missing":
+                e = weights.entry(w)
+                what = (f"DIR (the folder with {e.filename} and {', '.join(e.companions)})"
+                        if e.companions else "FILE")
+                s = (f"MISSING {e.filename}: goes to {weights.path(w)} (bench weights import "
+                     f"{w} {what}); from {', '.join(e.sources_text) or e.used_by}")
+            print(f"  {g.name}: weights {w}: {s}{where}")
         if not have and not random_weights:
             print(f"  {g.name}: smoke generation skipped (weights missing; --random-weights runs "
                   "it on seeded random weights)")

@@ -14,9 +14,17 @@ reported as stale. Spec keys:
     no_deps = ["torchaudio==2.11.1"]   # installed with --no-deps afterwards
     fixups = ["torchaudio-no-native"]  # names in FIXUPS, applied in order
     imports = ["TTS", "torch"]         # what `bench env check` imports
+    patches = ["sadtalker/cpu.patch"]  # files under baselines/envs/patches/, applied to src
+    install_source = true              # `pip install --no-deps` the (patched) source, as its
+                                       # README's `pip install .` does
     [source]                            # optional official code, copied to <env>/src
     git = "https://github.com/..."
     commit = "0123abcd..."
+
+A patch is a reviewed fix the official code needs to run at all here (a hard-coded `.cuda()` on
+a CPU machine, an API removed from a pinned-out package); its first lines say why. Patches are
+applied with `git apply` after the source is placed, in order, and any that does not apply
+fails the build; the spec's digest covers them, so editing one makes the environment stale.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from bench.errors import BenchError, ConfigError
 
 log = logging.getLogger("bench")
 SPEC_DIR = Path(__file__).resolve().parent.parent / "baselines" / "envs"
+PATCH_DIR = SPEC_DIR / "patches"
 RECORD = "bench-env.json"
 
 
@@ -65,6 +74,8 @@ class EnvSpec:
     fixups: tuple[str, ...] = ()
     imports: tuple[str, ...] = ()
     source: dict[str, str] = field(default_factory=dict)
+    patches: tuple[str, ...] = ()
+    install_source: bool = False
     digest: str = ""
 
 
@@ -82,7 +93,36 @@ def _torchaudio_no_native(env: Path) -> str:
     return f"removed torchaudio native libraries: {', '.join(removed) or 'none found'}"
 
 
-FIXUPS: dict[str, Callable[[Path], str]] = {"torchaudio-no-native": _torchaudio_no_native}
+def _ffmpeg_from_imageio(env: Path) -> str:
+    """The official scripts call the `ffmpeg` program; the environment's pinned imageio-ffmpeg
+    wheel carries a static build, linked as <env>/bin/ffmpeg (engines put <env>/bin first on
+    PATH), so no system FFmpeg of another version is used."""
+    exe = subprocess.run([str(env / "bin" / "python"), "-c",
+                          "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())"],
+                         capture_output=True, text=True)
+    if exe.returncode:
+        raise BenchError(f"fix-up ffmpeg-from-imageio: imageio-ffmpeg is not importable in {env}")
+    link = env / "bin" / "ffmpeg"
+    link.unlink(missing_ok=True)
+    link.symlink_to(exe.stdout.strip())
+    return f"{link} -> {exe.stdout.strip()}"
+
+
+def _basicsr_torchvision(env: Path) -> str:
+    """basicsr 1.4.2 imports `rgb_to_grayscale` from torchvision.transforms.functional_tensor,
+    a module torchvision 0.17 removed; the same function lives in transforms.functional."""
+    f = _site_packages(env) / "basicsr" / "data" / "degradations.py"
+    old = "from torchvision.transforms.functional_tensor import rgb_to_grayscale"
+    text = f.read_text()
+    if old not in text:
+        raise BenchError(f"fix-up basicsr-torchvision: {f} has no `{old}` (another basicsr?)")
+    f.write_text(text.replace(old, old.replace("functional_tensor", "functional")))
+    return f"{f}: functional_tensor -> functional"
+
+
+FIXUPS: dict[str, Callable[[Path], str]] = {"torchaudio-no-native": _torchaudio_no_native,
+                                            "ffmpeg-from-imageio": _ffmpeg_from_imageio,
+                                            "basicsr-torchvision": _basicsr_torchvision}
 
 
 def env_root() -> Path:
@@ -108,14 +148,49 @@ def load_spec(name: str) -> EnvSpec:
     raw = path.read_bytes()
     data = tomllib.loads(raw.decode())
     unknown = set(data) - {"description", "requirements", "first", "no_deps", "fixups",
-                           "imports", "source"}
+                           "imports", "source", "patches", "install_source"}
     bad = [f for f in data.get("fixups", []) if f not in FIXUPS]
-    if unknown or bad:
-        raise ConfigError(f"{path}: unknown keys {sorted(unknown)} / fix-ups {bad}")
+    patches = tuple(data.get("patches", ()))
+    absent = [p for p in patches if not (PATCH_DIR / p).is_file()]
+    if unknown or bad or absent or (patches and "source" not in data):
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)} / fix-ups {bad} / patch "
+                          f"files {absent} (patches need a [source])")
+    digest = hashlib.sha256(raw)
+    for p in patches:
+        digest.update((PATCH_DIR / p).read_bytes())
     return EnvSpec(name, data.get("description", ""), tuple(data["requirements"]),
                    tuple(data.get("first", ())), tuple(data.get("no_deps", ())),
                    tuple(data.get("fixups", ())), tuple(data.get("imports", ())),
-                   dict(data.get("source", {})), hashlib.sha256(raw).hexdigest())
+                   dict(data.get("source", {})), patches, bool(data.get("install_source")),
+                   digest.hexdigest())
+
+
+def patch_reason(patch: str) -> str:
+    """The comment block a patch file opens with (the lines before its first `diff`/`---`)."""
+    lines = []
+    for line in (PATCH_DIR / patch).read_text(errors="replace").splitlines():
+        if line.startswith(("diff ", "--- ")):
+            break
+        lines.append(line.lstrip("# ").rstrip())
+    return " ".join(x for x in lines if x)
+
+
+def _apply_patches(spec: EnvSpec, src: Path, log_file: Path) -> list[dict[str, str]]:
+    done = []
+    for p in spec.patches:
+        f = PATCH_DIR / p
+        cmd = ["git", "apply", "--whitespace=nowarn", str(f)]
+        with open(log_file, "a") as out:
+            out.write(f"$ (cd {src}; {' '.join(cmd)})\n")
+            out.flush()
+            ok = subprocess.run(cmd, cwd=src, stdout=out, stderr=subprocess.STDOUT)
+        if ok.returncode:
+            raise BenchError(f"environment '{spec.name}': patch {f} does not apply to the "
+                             f"official source in {src} (log {log_file}); is it the pinned "
+                             f"commit {spec.source.get('commit', '?')}?")
+        done.append({"patch": p, "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
+                     "reason": patch_reason(p)})
+    return done
 
 
 def record(name: str) -> dict[str, Any] | None:
@@ -230,12 +305,16 @@ def install(name: str, source: str | None = None, force: bool = False) -> dict[s
             _pip(py, ["--no-deps", *spec.no_deps], log_file)
         fixes = [f"{f}: {FIXUPS[f](env)}" for f in spec.fixups]
         src = _place_source(spec, env, source, log_file) if spec.source else {}
+        patched = _apply_patches(spec, env / "src", log_file)
+        if spec.install_source:
+            _pip(py, ["--no-deps", str(env / "src")], log_file)
         freeze = subprocess.run([str(py), "-m", "pip", "freeze", "--disable-pip-version-check"],
                                 capture_output=True, text=True, check=True).stdout.split()
         version = subprocess.run([str(py), "-c", "import sys; print(sys.version.split()[0])"],
                                  capture_output=True, text=True, check=True).stdout.strip()
         rec = {"name": name, "spec_sha256": spec.digest, "python": version,
                "platform": platform.platform(), "fixups": fixes, "source": src,
+               "patches": patched,
                "freeze": freeze, "seconds": round(time.monotonic() - t0, 1),
                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         _check_imports(spec, py)

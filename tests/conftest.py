@@ -19,7 +19,7 @@ REFERENCE = [Path(p) for p in os.environ.get("BENCH_REFERENCE_PACKAGES", "").spl
 
 
 BENCHMARKS = Path(__file__).resolve().parent / "benchmarks"
-TIERS = ("default", "slow", "bench", "systems")
+TIERS = ("default", "slow", "bench", "systems", "videosystems")
 _TIER_COUNTS: dict[str, int] = {}
 
 
@@ -28,6 +28,8 @@ def _tier(item: pytest.Item) -> str:
         return "bench"
     if item.get_closest_marker("systems"):
         return "systems"
+    if item.get_closest_marker("videosystems"):
+        return "videosystems"
     return "slow" if item.get_closest_marker("slow") else "default"
 
 
