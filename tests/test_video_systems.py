@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import sys
 import tarfile
@@ -143,6 +144,69 @@ shutil.copy(os.environ["STUB_VIDEO"], out + name)
 with open(os.environ["STUB_LOG"] + str(os.getpid()), "w") as f:
     json.dump({"argv": sys.argv, "cwd": os.getcwd()}, f)
 '''
+
+# A frozen TensorFlow graph with DeepSpeech 0.1.0's tensors (input_node [1, T, 494],
+# input_lengths [1], logits [T, 1, 29]) and random dense layers: it stands in for the real graph
+# only to run EAT's feature scripts (tests/test_video_systems.py, videosystems tier).
+DS_GRAPH = '''
+import sys
+import numpy as np
+import tensorflow as tf
+tf.compat.v1.disable_eager_execution()
+rng = np.random.default_rng(0)
+g = tf.compat.v1.Graph()
+with g.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [1, None, 494], name="input_node")
+    tf.compat.v1.placeholder(tf.int32, [1], name="input_lengths")
+    h = tf.reshape(tf.transpose(x, [1, 0, 2]), [-1, 494])
+    for i, (a, b) in enumerate([(494, 64), (64, 64), (64, 29)]):
+        h = tf.matmul(h, tf.constant(rng.normal(0, 0.05, (a, b)).astype(np.float32)))
+        h = tf.minimum(tf.nn.relu(h), 20.0) if i < 2 else h
+    tf.reshape(h, [-1, 1, 29], name="logits")
+with open(sys.argv[1], "wb") as f:
+    f.write(g.as_graph_def().SerializeToString())
+'''
+
+# inference.py's main() steps on random weights with one change: the face detector's step gives
+# SadTalker's own no-face result (68 landmarks of -1, for which CropAndExtract takes its
+# standard landmarks), so the 3DMM fit, audio-to-coefficients and the renderer all run.
+SAD_PAST_DETECTOR = '''
+import json, sys, time
+sys.path.insert(0, ".")
+import numpy as np
+from src.facerender.animate import AnimateFromCoeff
+from src.generate_batch import get_data
+from src.generate_facerender_batch import get_facerender_data
+from src.test_audio2coeff import Audio2Coeff
+from src.utils.init_path import init_path
+from src.utils.preprocess import CropAndExtract
+
+ckpt, img, wav, out = sys.argv[1:5]
+paths = init_path(ckpt, "src/config", 256, False, "resize")
+pre = CropAndExtract(paths, "cpu")
+pre.propress.predictor.extract_keypoint = lambda images, name=None, info=True: -np.ones(
+    (len(images), 68, 2))
+first, crop_pic, crop_info = pre.generate(img, out, "resize", source_image_flag=True,
+                                          pic_size=256)
+coeff = Audio2Coeff(paths, "cpu").generate(get_data(first, wav, "cpu", None, still=False), out,
+                                           0, None)
+anim = AnimateFromCoeff(paths, "cpu")
+data = get_facerender_data(coeff, crop_pic, first, wav, 2, None, None, None,
+                           expression_scale=1.0, still_mode=False, preprocess="resize", size=256)
+t0 = time.perf_counter()
+video = anim.generate(data, out, img, crop_info, enhancer=None, background_enhancer=None,
+                      preprocess="resize", img_size=256)
+print(json.dumps({"video": video, "frames": int(data["frame_num"]),
+                  "render_s": time.perf_counter() - t0}))
+'''
+
+
+def write_wav_16k(path: Path, seconds: float) -> None:
+    """A 16 kHz 16-bit WAV of a gliding tone (speech-band energy for the feature scripts)."""
+    from bench import audio as audio_io
+
+    t = np.arange(int(seconds * 16000)) / 16000
+    audio_io.write_wav(path, 0.3 * np.sin(2 * np.pi * (150 + 100 * t) * t), 16000)
 
 
 def _engine(system: str) -> ModuleType:
@@ -452,7 +516,10 @@ def test_sadtalker_runs_its_official_code_up_to_the_face_detector(tmp_path, monk
     Audio2Coeff and AnimateFromCoeff are built before any input is read); the official
     preprocessing then asks the random RetinaFace for the face and gets a box outside the
     image, and `croper.get_landmark` fails on the empty crop: the step a random-weights run of
-    SadTalker cannot pass. The failure is recorded with that cause and the run goes on."""
+    SadTalker cannot pass. The failure is recorded with that cause and the run goes on. Then
+    inference.py's remaining steps run on the same random files, with the detector's step giving
+    SadTalker's own no-face result: the 3DMM fit, audio-to-coefficients and the renderer write
+    the 5 frames of 0.2 s of audio (and the seconds per frame are printed)."""
     _env("sadtalker")
     monkeypatch.chdir(tmp_path)
     gen = _random_run("sadtalker:seconds=0.4,gt")
@@ -463,6 +530,31 @@ def test_sadtalker_runs_its_official_code_up_to_the_face_detector(tmp_path, monk
     assert "using safetensor as default" in log and "3DMM Extraction for source image" in log
     assert "src/utils/croper.py" in log and "in get_landmark" in log
     assert gen["gt"].status == "ok"
+    # past the detector: the rest of the pipeline on the same random files, 5 frames
+    import subprocess
+
+    from bench import paths
+    from bench.engine_api import job_tree
+
+    ckpt = paths.home() / "random-checkpoints" / "sadtalker" / "seed-0"
+    job = job_tree(envs.env_dir("sadtalker") / "src", tmp_path / "job")
+    (job / "gfpgan").symlink_to(ckpt / "gfpgan")
+    native = next(Path("r/outputs").glob("sadtalker*/demo-000/native/inputs")).resolve()
+    wav = tmp_path / "first-0.2s.wav"
+    from bench import audio as audio_io
+
+    audio_io.write_wav(wav, audio_io.load_audio(native / "audio.wav")[:3200], 16000)
+    (tmp_path / "out").mkdir()
+    py = envs.python("sadtalker")
+    env = {**os.environ, "PATH": f"{py.parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run([str(py), "-c", SAD_PAST_DETECTOR, str(ckpt / "checkpoints"),
+                           str(native / "source.png"), str(wav), str(tmp_path / "out")],
+                          cwd=job, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    frames = read_frames(Path(got["video"]))
+    assert got["frames"] == 5 and frames.shape == (5, 256, 256, 3)
+    print(f"SadTalker renderer on random weights: {got['render_s'] / 5:.1f} s per 256² frame")
     shutil.rmtree("r")
 
 
@@ -499,6 +591,25 @@ def test_eat_environment_runs_up_to_the_code_only_its_utils_zip_has(tmp_path, mo
     done = subprocess.run([str(py), "-c", probe], cwd=src, capture_output=True, text=True)
     assert done.returncode == 1 and "imports ok" in done.stdout, done.stderr
     assert "No module named 'Utils'" in done.stderr and "modules/prompt.py" in done.stderr
+    # EAT's DeepSpeech step, the official scripts in the order preprocess_video.py runs them, on
+    # TensorFlow 2 (patched): fed by a random graph with DeepSpeech 0.1.0's input/output tensors
+    # (a stand-in to exercise the scripts: the real graph is a GitHub release download)
+    graph = tmp_path / "ds.pb"
+    done = subprocess.run([str(py), "-c", DS_GRAPH, str(graph)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    from bench.engine_api import job_tree
+
+    job = job_tree(src, tmp_path / "job", own=["preprocess"])
+    wav = job / "preprocess" / "video_fps25" / "clip.wav"
+    wav.parent.mkdir()
+    write_wav_16k(wav, 3.0)
+    for cwd, cmd in ((job / "preprocess" / "deepspeech_features",
+                      ["extract_ds_features.py", "--input=../video_fps25", "--deepspeech",
+                       str(graph)]), (job / "preprocess", ["deepfeature32.py"])):
+        done = subprocess.run([str(py), *cmd], cwd=cwd, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+    feats = np.load(job / "preprocess" / "deepfeature32" / "clip.npy")
+    assert feats.shape == (75, 16, 29) and feats.dtype == np.float32  # 25 windows per second
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--dataset", "demo", "--limit", "1", "--models", "eat,gt",
                  "--random-weights", "--metrics", SCORES[0], "--out", "r"]) == 0
