@@ -152,9 +152,10 @@ def load_spec(name: str) -> EnvSpec:
     bad = [f for f in data.get("fixups", []) if f not in FIXUPS]
     patches = tuple(data.get("patches", ()))
     absent = [p for p in patches if not (PATCH_DIR / p).is_file()]
-    if unknown or bad or absent or (patches and "source" not in data):
+    if unknown or bad or absent or ((patches or data.get("install_source"))
+                                    and "source" not in data):
         raise ConfigError(f"{path}: unknown keys {sorted(unknown)} / fix-ups {bad} / patch "
-                          f"files {absent} (patches need a [source])")
+                          f"files {absent} (patches and install_source need a [source])")
     digest = hashlib.sha256(raw)
     for p in patches:
         digest.update((PATCH_DIR / p).read_bytes())

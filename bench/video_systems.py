@@ -28,11 +28,11 @@ VIDEO_OPTIONS = {
 }
 
 
-def square_crop(img: np.ndarray, fill: float = 1.0) -> np.ndarray:
-    """The centred square holding `fill` of the shorter side (the preprocessed portrait is
-    already a square face crop, so fill=1 keeps it whole)."""
+def square_crop(img: np.ndarray) -> np.ndarray:
+    """The centred square of the shorter side: every system asks for a square portrait (the
+    preprocessed one already is a square face crop, which this keeps whole)."""
     h, w = img.shape[:2]
-    side = max(1, int(round(min(h, w) * fill)))
+    side = min(h, w)
     y, x = (h - side) // 2, (w - side) // 2
     return img[y:y + side, x:x + side]
 
