@@ -56,8 +56,9 @@ def check(name: str, random_weights: bool) -> int:
         # a real run directory, made afresh (kept afterwards: its worker log is inspectable)
         out = paths.home() / "env-checks" / f"{g.name}{'-random' if not have else ''}"
         shutil.rmtree(out, ignore_errors=True)
+        metric = "psnr" if "video" in g.produces else "stoi"  # a cheap check of what it makes
         cfg = config.build({"dataset": "demo", "models": [g.name], "limit": 1, "out": str(out),
-                            "metrics": ["stoi"], "random_weights": not have})
+                            "metrics": [metric], "random_weights": not have})
         result = Runner(cfg).run()
         gen = [f for f in result.summary["failures"] if f["stage"] == "generate"]
         why = result.summary["missing_systems"].get(g.name) or (gen[0]["error"] if gen else None)

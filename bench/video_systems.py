@@ -84,4 +84,5 @@ class VideoSystem(WorkerGenerator):
         got = super().generate(sample, ctx, workdir)
         # paths in the metadata relative to the output folder (workdir is renamed afterwards)
         meta = json.loads(json.dumps(got.meta).replace(str(workdir.resolve()), "<native>"))
-        return Generated(got.video, None, {**meta, "inputs": self.input_description()})
+        return Generated(got.video, None, {**meta, "inputs": self.input_description(),
+                                           "options": self.engine_options()})

@@ -501,6 +501,8 @@ def test_audio2head_runs_its_official_code_on_random_weights(tmp_path, monkeypat
     frames = read_frames(out / meta["video"])
     assert frames.shape[1:] == (512, 512, 3) and len(frames) == 17
     assert meta["meta"]["command"][1] == "inference.py" and not meta["calibrated"]
+    assert meta["meta"]["options"] == {"seconds": 0.72}  # every option, defaults included
+    assert meta["meta"]["inputs"]["audio"] == "16000 Hz mono 16-bit WAV, first 0.72 s"
     # the cascade: espeak's speech drives Audio2Head
     assert main(["run", "--dataset", "demo", "--limit", "1", "--models",
                  "espeak+audio2head:seconds=0.4", "--random-weights", "--metrics",
