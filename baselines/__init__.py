@@ -3,4 +3,4 @@ external systems (official code in managed environments, through workers). Impor
 package registers them all."""
 
 from baselines import (audio2head, coqui, eat, espeak, gt, hallo, kokoro,  # noqa: F401
-                       precomputed, sadtalker, shuffled, static, tortoise)
+                       mels, precomputed, sadtalker, shuffled, static, tortoise)

@@ -1,5 +1,5 @@
-"""`bench`: command-line entry point (run, report, compare, split, weights, env, runs, datasets,
-models, metrics)."""
+"""`bench`: command-line entry point (run, train, report, compare, split, weights, env, runs,
+datasets, models, metrics)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,36 @@ def _run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _train(args: argparse.Namespace) -> int:
+    from baselines.mels import require_full
+    from baselines.mels import train as mels
+    from baselines.mels.config import load_config
+    from bench.datasets import get_dataset
+    from bench.errors import ConfigError
+    from bench.runner import resolve_device
+
+    sets = dict(s.partition("=")[::2] for s in args.set)
+    if any(not v for v in sets.values()):
+        raise ConfigError("--set takes KEY=VALUE (e.g. --set te=ste --set dc=false)")
+    cfg = load_config(args.config, sets)
+    if cfg.name == "full":
+        require_full()
+    adapter = get_dataset(args.dataset)
+    items = adapter.training_items(adapter.resolve_root(args.root))
+    split, held = mels.load_splits(args.dataset, items, args.split, args.eval_split)
+    examples, failed = mels.load_examples(split.items, cfg)
+    meta = {"dataset": args.dataset, "train_split": split.sha256,
+            "eval_split": held["manifest_sha256"], "failed_samples": failed}
+    out = Path(args.out)
+    record = mels.train(cfg, examples, out, resolve_device(args.device), args.max_steps,
+                        args.save_every, meta)
+    last = record["history"][-1] if record["history"] else {}
+    print(f"mels {cfg.name} {cfg.variant}: step {record['step']}/{record['of']}, loss "
+          f"{last.get('loss', float('nan')):.4f} ({len(examples)} samples, {len(failed)} "
+          f"skipped, {record['seconds']} s); checkpoint {out / mels.CHECKPOINT}")
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from reports.report import make_report
 
@@ -62,7 +92,8 @@ def _split(args: argparse.Namespace) -> int:
     from bench.splits import make_manifest, write_manifest
 
     adapter = get_dataset(args.dataset)
-    items = adapter.discover(adapter.resolve_root(args.root))
+    root = adapter.resolve_root(args.root)
+    items = adapter.training_items(root) if args.training else adapter.discover(root)
     manifest = make_manifest(args.dataset, items, args.n, args.seed)
     out = Path(args.out or f"{args.dataset}-n{manifest['selection']['n']}-seed{args.seed}.json")
     write_manifest(out, manifest)
@@ -199,6 +230,23 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help="YAML/JSON config file; flags override it")
     r.set_defaults(func=_run)
 
+    t = sub.add_parser("train", help="train the paper's generator (mels) on a training split")
+    t.add_argument("system", choices=["mels"])
+    t.add_argument("--config", default="tiny", help="tiny (default), full, or a YAML/JSON file")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, e.g. the ablation switches te=ste, dc=false")
+    t.add_argument("--dataset", required=True)
+    t.add_argument("--root", help="dataset root directory")
+    t.add_argument("--split", help="training split manifest (default: the dataset's shipped one)")
+    t.add_argument("--eval-split", help="the evaluation split it must not overlap (default: "
+                   "the shipped one)")
+    t.add_argument("--out", required=True, help="checkpoint directory (a re-run resumes it)")
+    t.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    t.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
+    t.add_argument("--save-every", type=int, default=10, help="checkpoint every N steps (and "
+                   "at the end)")
+    t.set_defaults(func=_train)
+
     rp = sub.add_parser("report", help="the paper's tables (md, latex, csv) or an HTML report from stored runs")
     rp.add_argument("runs", nargs="+", help="run directories or run ids (bench runs lists them)")
     rp.add_argument("--format", default="md", choices=["md", "latex", "csv", "html"])
@@ -222,7 +270,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("split", help="write a held-out split manifest")
     s.add_argument("--dataset", required=True)
     s.add_argument("--root")
-    s.add_argument("--n", type=int, required=True)
+    s.add_argument("--n", type=int, help="samples to draw (default: all)")
+    s.add_argument("--training", action="store_true", help="draw from the items a training "
+                   "split may use (the demo's training identities; elsewhere every clip)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", help="output JSON path")
     s.set_defaults(func=_split)

@@ -53,7 +53,7 @@ class RunResult:
     exit_code: int
 
 
-def _resolve_device(device: str) -> str:
+def resolve_device(device: str) -> str:
     import torch
 
     if device == "auto":
@@ -81,7 +81,7 @@ class Runner:
     """One invocation of `bench run` (one shard of one run)."""
 
     def __init__(self, cfg: RunConfig):
-        self.cfg = replace(cfg, device=_resolve_device(cfg.device))
+        self.cfg = replace(cfg, device=resolve_device(cfg.device))
         adapter = get_dataset(cfg.dataset)
         self.root = adapter.resolve_root(cfg.root)
         items = adapter.discover(self.root)

@@ -37,5 +37,6 @@ def summary_table(summary: dict[str, Any]) -> str:
     lines += [f"MISSING {m}: {err}" for m, err in missing.items()]
     if any(not e.get("calibrated", True) for row in rows.values() for e in row.values()):
         lines.append("UNCALIBRATED: networks (metrics or systems) ran on random weights "
-                     "(--random-weights); these numbers are not comparable to anything")
+                     "(--random-weights, or a system with random pretrained parts such as mels "
+                     "tiny); these numbers are not comparable to anything")
     return "\n".join(lines)

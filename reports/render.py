@@ -80,8 +80,9 @@ def notes(t: Table, ci: str) -> list[str]:
     if any(c.coverage is not None and c.coverage < 1 for c in cells):
         lines.append("†: scored on fewer samples than the split (coverage < 100%).")
     if any(not c.calibrated for c in cells):
-        lines.append("‡: UNCALIBRATED — network metric or system on random weights (--random-weights); "
-                     "not comparable to anything.")
+        lines.append("‡: UNCALIBRATED — network metric or system on random weights "
+                     "(--random-weights, or random pretrained parts as mels tiny); not comparable "
+                     "to anything.")
     if any(c.status == "missing" for r in t.rows for c in r.cells):
         lines.append("missing: the metric's weights or the system's environment/weights are not "
                      "installed (bench weights list, bench env list).")

@@ -154,17 +154,70 @@ def _resolve(name: str, models: dict[str, Any]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
+_MELS_DEFAULT = {"te": "ete", "dc": "true", "ec": "true", "tokens": "both", "hifigan": "true",
+                 "wav2vec": "true"}
+_TABLE5_NAMES = {("tokens", "visual"): "Only Visual Tokens Attended",
+                 ("tokens", "audio"): "Only Audio Tokens Attended",
+                 ("hifigan", "false"): "No Hifi-GAN", ("wav2vec", "false"): "No Wav2Vec"}
+
+
+def _mels_variant(label: str) -> dict[str, str] | None:
+    """The ablation switches of a `mels` row (its label holds those off the paper's defaults)."""
+    name, *parts = label.split(":")
+    if name != "mels":
+        return None
+    opts = dict(p.partition("=")[::2] for p in parts)
+    return {k: opts.get(k, v) for k, v in _MELS_DEFAULT.items()}
+
+
+def mels_rows(key: str, models: list[str]) -> list[dict[str, Any]]:
+    """Tables 4, 5 and supplement Table 2 made from a run's `mels` variants (no layout needed):
+    each variant that differs from the full model in that table's switches only."""
+    rows = []
+    for m in models:
+        v = _mels_variant(m)
+        if v is None:
+            continue
+        off = {k for k in v if v[k] != _MELS_DEFAULT[k]}
+        if key == "table4" and off <= {"te", "dc", "ec"}:
+            flags = ([v["te"].upper()] if v["te"] != "none" else []) + [
+                f.upper() for f in ("dc", "ec") if v[f] == "true"]
+            name = "TE removed" if v["te"] == "none" else " + ".join(flags)
+            rows.append({"model": m, "name": name if flags != ["STE"] else "STE only",
+                         "flags": flags})
+        elif key == "table5" and len(off) <= 1 and not off & {"te", "dc", "ec"}:
+            name = _TABLE5_NAMES[next((k, v[k]) for k in off)] if off else "Proposed Model"
+            rows.append({"model": m, "name": name})
+        elif key == "supp2" and off <= {"te"} and v["te"] != "none":
+            rows.append({"model": m, "name": "Shared TE" if v["te"] == "ste" else "Explicit TE"})
+    return rows
+
+
+def _display(model: str, models: list[str]) -> str:
+    """'Our Model' for the run's one full-variant `mels` row (as the paper's Tables 1-3)."""
+    full = [m for m in models if _mels_variant(m) == _MELS_DEFAULT]
+    return "Our Model" if full == [model] else model
+
+
 def build_table(spec: TableSpec, runs: list[Run], layout: dict[str, Any] | None = None,
                 with_paper: bool = False) -> Table | None:
-    """A table from the runs (None when it needs a layout and none names its rows)."""
+    """A table from the runs (None when it needs a layout, none names its rows and the runs
+    have no `mels` variants to make them from)."""
     layout = layout or {}
     names = {GROUND_TRUTH: "Groundtruth", **(layout.get("names") or {})}
     chosen = _layout_rows(spec, layout)
-    if spec.needs_layout and chosen is None and not with_paper:
+    derived = {run.run_id: mels_rows(spec.key, run.models) for run in runs} \
+        if spec.needs_layout and chosen is None else {}
+    if spec.needs_layout and chosen is None and not any(derived.values()) and not with_paper:
         return None
     table = Table(spec, [])
-    for run in runs if chosen is not None or not spec.needs_layout else []:
-        wanted = chosen if chosen is not None else [{"model": m} for m in run.models]
+    for run in runs:
+        if chosen is not None:
+            wanted = chosen
+        elif spec.needs_layout:
+            wanted = derived[run.run_id]
+        else:
+            wanted = [{"model": m} for m in run.models]
         for w in wanted:
             model = _resolve(w["model"], run.summary["metrics"])
             if model is None:
@@ -175,11 +228,12 @@ def build_table(spec: TableSpec, runs: list[Run], layout: dict[str, Any] | None 
             for c in cells:
                 if c.metric_id and c.metric_id not in table.metric_ids.setdefault(family(c.metric_id), []):
                     table.metric_ids[family(c.metric_id)].append(c.metric_id)
-            name = w.get("name") or names.get(w["model"]) or names.get(model, model)
+            name = (w.get("name") or names.get(w["model"]) or names.get(model)
+                    or _display(model, run.models))
             table.rows.append(Row(run.dataset, name, cells,
                                   flags=frozenset(w.get("flags", ())), n_samples=run.summary.get("n_samples"),
                                   reference=w["model"] == GROUND_TRUTH))
-    if spec.needs_layout and chosen is None:
+    if spec.needs_layout and chosen is None and not any(derived.values()):
         table.notes.append("our rows need a layout naming the ablation models (bench report --layout FILE)")
     if with_paper:
         rows, citation = paper_rows(spec, load_paper())

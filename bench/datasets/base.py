@@ -42,6 +42,12 @@ class DatasetAdapter(ABC):
     def discover(self, root: Path) -> list[RawItem]:
         """All items under root, sorted by id (the order splits are drawn from)."""
 
+    def training_items(self, root: Path) -> list[RawItem]:
+        """The items a training split may draw from (`bench train`, `bench split --training`):
+        by default the same clips, and a split manifest disjoint from the evaluation one picks
+        them; the demo keeps its training identities apart."""
+        return self.discover(root)
+
 
 def read_transcript(path: Path) -> str | None:
     """A transcript file's text: LRS-style files ("Text:  WORDS" first line) or plain text."""

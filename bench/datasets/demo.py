@@ -2,25 +2,35 @@
 
 Eight procedural talking faces of 3.4-4.2 s with transcripts, written as lossless MKV files
 (FFV1 video + PCM audio) with bit-exact muxing, so the same code writes the same bytes and the
-shipped split manifest (manifests/demo.json) verifies them by SHA-256.
+shipped split manifest (manifests/demo.json) verifies them by SHA-256. A training split of 24
+more identities (other seeds, under train/) is what `bench train` uses by default; its manifest
+(manifests/demo-train.json) shares no sample and no file with the evaluation split.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
+from bench import face
 from bench.datasets import demo_media
 from bench.datasets.base import GlobAdapter, register_dataset
 from bench.paths import demo_dir
+from bench.preprocess import PreprocessConfig
+from bench.sample import RawItem
 from bench.video import write_video
 
 log = logging.getLogger(__name__)
 
 N_SAMPLES = 8
+N_TRAIN = 24
+TRAIN_SEED = 1000  # training identities are seeds 1000.. (evaluation: 0..7)
 N_WORDS = 8
-VERSION = "2"  # bump when the rendering changes; the shipped manifest must be regenerated with it
+VERSION = "3"  # bump when the rendering changes; the shipped manifest must be regenerated with it
 
 
 def generate(root: Path) -> None:
@@ -29,19 +39,42 @@ def generate(root: Path) -> None:
     if stamp.is_file() and stamp.read_text().strip() == VERSION:
         return
     root.mkdir(parents=True, exist_ok=True)
-    log.info("generating the demo dataset (%d procedural clips) in %s", N_SAMPLES, root)
+    log.info("generating the demo dataset (%d + %d training procedural clips) in %s", N_SAMPLES,
+             N_TRAIN, root)
     for i in range(N_SAMPLES):
-        frames, audio, text = demo_media.render(seed=i, n_words=N_WORDS)
-        write_video(root / f"demo-{i:03d}.mkv", iter(frames), demo_media.FPS, "ffv1", (audio, demo_media.SR))
-        (root / f"demo-{i:03d}.txt").write_text(text + "\n", encoding="utf-8")
+        _write(root / f"demo-{i:03d}", demo_media.render(seed=i, n_words=N_WORDS))
+    (root / "train").mkdir(exist_ok=True)
+    seed, made = TRAIN_SEED, 0
+    while made < N_TRAIN:
+        clip = demo_media.render(seed=seed, n_words=N_WORDS)
+        seed += 1
+        if _face_found(clip[0]):
+            _write(root / "train" / f"train-{made:03d}", clip)
+            made += 1
     stamp.write_text(VERSION + "\n")
+
+
+def _write(stem: Path, clip: tuple[np.ndarray, np.ndarray, str]) -> None:
+    frames, audio, text = clip
+    write_video(stem.with_suffix(".mkv"), iter(frames), demo_media.FPS, "ffv1",
+                (audio, demo_media.SR))
+    stem.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
+
+
+def _face_found(frames: np.ndarray) -> bool:
+    """Whether preprocessing's face crop accepts the clip (its frame sampling and threshold): a
+    training identity the detector misses would only be skipped by every training run."""
+    cfg = PreprocessConfig()
+    picks = frames[:: max(1, len(frames) // cfg.detect_frames)][: cfg.detect_frames]
+    return face.clip_face_box(list(picks))[1] >= cfg.min_face_share
 
 
 @register_dataset
 class DemoDataset(GlobAdapter):
     name = "demo"
     obtain = "nothing to obtain: generated offline on first use (procedural faces + synthetic speech)"
-    layout = """ROOT/demo-NNN.mkv + demo-NNN.txt   (ROOT defaults to $BENCH_HOME/demo/raw; generated there if absent)"""
+    layout = ("ROOT/demo-NNN.mkv + .txt (evaluation), ROOT/train/train-NNN.mkv + .txt (training)"
+              "\n(ROOT defaults to $BENCH_HOME/demo/raw; generated there if absent)")
 
     def resolve_root(self, root: str | None) -> Path:
         chosen = root or os.environ.get(self.env_var)
@@ -49,8 +82,28 @@ class DemoDataset(GlobAdapter):
         generate(path)
         return path
 
+    def include(self, rel: Path) -> bool:
+        return rel.parts[0] != "train"  # the training identities are not evaluation samples
+
+    def training_items(self, root: Path) -> list[RawItem]:
+        return TrainingClips().discover(root / "train")
+
     def item_id(self, rel: Path) -> str:
         return rel.stem
 
     def speaker(self, rel: Path) -> str | None:
         return rel.stem  # one procedural identity per clip
+
+
+class TrainingClips(DemoDataset):
+    """The demo's training identities, ROOT/train/train-NNN.mkv (not a registered dataset: its
+    items belong to `demo`, and paths in the training manifest are relative to ROOT)."""
+
+    def include(self, rel: Path) -> bool:
+        return True
+
+    def discover(self, root: Path) -> list[RawItem]:
+        items = super().discover(root)
+        parent = str(root.parent)
+        return [replace(i, root=parent, files={k: f"train/{v}" for k, v in i.files.items()})
+                for i in items]
