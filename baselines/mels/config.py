@@ -79,6 +79,8 @@ class MelsConfig:
                               "none")
         if not (self.hifigan or self.wav2vec):
             raise ConfigError("mels: hifigan=false and wav2vec=false leave no audio-profile tokens")
+        if self.steps < 1 or self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("mels: steps, epochs and batch_size must be at least 1")
         if self.image_size % 8:
             raise ConfigError("mels: image_size must be a multiple of 8 (the VAE works at 1/8)")
         if self.sample_rate % (self.hop * 25):

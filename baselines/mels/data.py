@@ -62,12 +62,11 @@ def _to_tensor(rgb: np.ndarray, size: int) -> Tensor:
 
 def face_masks(rgb: np.ndarray, size: int, where: str) -> Tensor:
     """Face-oval and lip masks [2, size, size] from FaceMesh landmarks of the source image."""
-    import mediapipe as mp
-
     from metrics.nets.facemesh import MeshProtocol, require_mediapipe, run_pass
 
     proto = MeshProtocol(refine=False)
-    require_mediapipe(proto.weights)
+    require_mediapipe(proto.weights)  # names the install command when mediapipe is absent
+    import mediapipe as mp
     lm = run_pass([rgb], proto)[0]
     if np.isnan(lm).any():
         raise BadInputError(f"{where}: no face found by FaceMesh (mels needs the face and lip "
