@@ -49,7 +49,6 @@ class Split:
 
     items: list[RawItem]
     sha256: str
-    ids: list[str]
 
 
 def _manifest_files(manifest: dict[str, Any]) -> dict[str, str]:
@@ -82,7 +81,7 @@ def load_splits(dataset: str, items: list[RawItem], train_split: str | None,
     if bad:
         raise ManifestError(f"training split {train_path}: {bad[0].path or bad[0].sample}: "
                             f"{bad[0].cause} ({len(bad)} problem(s))")
-    return Split(found, train["manifest_sha256"], [e["id"] for e in train["samples"]]), held
+    return Split(found, train["manifest_sha256"]), held
 
 
 def load_examples(items: list[RawItem], cfg: MelsConfig) -> tuple[list[Example], dict[str, str]]:
