@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
@@ -69,6 +70,14 @@ class PreprocessConfig:
                              f"not {self.min_face_share!r}")
 
 
+def detection_picks(frames: Iterable[np.ndarray], n: int,
+                    cfg: PreprocessConfig) -> list[np.ndarray]:
+    """The frames of an n-frame clip that the face crop detects on: every (n // detect_frames)-th
+    from the first, at most detect_frames (stops reading once it has them)."""
+    step = max(1, n // cfg.detect_frames)
+    return list(islice((f for k, f in enumerate(frames) if k % step == 0), cfg.detect_frames))
+
+
 def _crop_window(cfg: PreprocessConfig, info: video.VideoInfo,
                  path: Path) -> tuple[tuple[int, int, int, int], float | None]:
     """(x0, y0, w, h) of the region that is resized to size x size, and the face detection rate
@@ -81,10 +90,9 @@ def _crop_window(cfg: PreprocessConfig, info: video.VideoInfo,
         return ((w - side) // 2, (h - side) // 2, side, side), None
     est = int((info.duration or cfg.max_seconds) * cfg.fps)
     n = max(1, min(est, int(cfg.max_seconds * cfg.fps)))
-    step = max(1, n // cfg.detect_frames)
     frames = video.iter_frames_cfr(path, cfg.fps, cfg.max_seconds)
     # stop decoding once enough frames are picked (the crop pass decodes the clip again, streamed)
-    picks = list(islice((f for k, f in enumerate(frames) if k % step == 0), cfg.detect_frames))
+    picks = detection_picks(frames, n, cfg)
     box, rate = face.clip_face_box(picks)
     if box is None or rate < cfg.min_face_share:
         raise BadInputError(path, f"no face: found on {rate:.0%} of {len(picks)} sampled frames, "

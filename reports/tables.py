@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from bench.generators import parse_spec
+
 from reports.runs import Run
 
 GROUND_TRUTH = "gt"
@@ -154,20 +156,24 @@ def _resolve(name: str, models: dict[str, Any]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-_MELS_DEFAULT = {"te": "ete", "dc": "true", "ec": "true", "tokens": "both", "hifigan": "true",
-                 "wav2vec": "true"}
 _TABLE5_NAMES = {("tokens", "visual"): "Only Visual Tokens Attended",
                  ("tokens", "audio"): "Only Audio Tokens Attended",
                  ("hifigan", "false"): "No Hifi-GAN", ("wav2vec", "false"): "No Wav2Vec"}
 
 
+@cache
+def _mels_default() -> dict[str, str]:
+    from baselines.mels.config import variant_defaults
+
+    return variant_defaults()
+
+
 def _mels_variant(label: str) -> dict[str, str] | None:
     """The ablation switches of a `mels` row (its label holds those off the paper's defaults)."""
-    name, *parts = label.split(":")
+    name, opts = parse_spec(label)
     if name != "mels":
         return None
-    opts = dict(p.partition("=")[::2] for p in parts)
-    return {k: opts.get(k, v) for k, v in _MELS_DEFAULT.items()}
+    return {k: opts.get(k, v) for k, v in _mels_default().items()}
 
 
 def mels_rows(key: str, models: list[str]) -> list[dict[str, Any]]:
@@ -178,7 +184,7 @@ def mels_rows(key: str, models: list[str]) -> list[dict[str, Any]]:
         v = _mels_variant(m)
         if v is None:
             continue
-        off = {k for k in v if v[k] != _MELS_DEFAULT[k]}
+        off = {k for k in v if v[k] != _mels_default()[k]}
         if key == "table4" and off <= {"te", "dc", "ec"}:
             flags = ([v["te"].upper()] if v["te"] != "none" else []) + [
                 f.upper() for f in ("dc", "ec") if v[f] == "true"]
@@ -195,7 +201,7 @@ def mels_rows(key: str, models: list[str]) -> list[dict[str, Any]]:
 
 def _display(model: str, models: list[str]) -> str:
     """'Our Model' for the run's one full-variant `mels` row (as the paper's Tables 1-3)."""
-    full = [m for m in models if _mels_variant(m) == _MELS_DEFAULT]
+    full = [m for m in models if _mels_variant(m) == _mels_default()]
     return "Our Model" if full == [model] else model
 
 

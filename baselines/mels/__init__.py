@@ -10,7 +10,7 @@ error: a switch changes the network, so it cannot be flipped at inference. With
 
 Outputs are marked uncalibrated unless every pretrained part is the real one: `tiny` has random
 frozen parts by design, and loading the real families into `full` is not implemented (see
-`pretrained_files`).
+`require_full`).
 """
 
 from __future__ import annotations
@@ -18,20 +18,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from baselines.mels.config import TE_CHOICES, TOKEN_CHOICES, variant_defaults
 from bench.errors import ConfigError, GeneratorError, MissingWeightsError
 from bench.generators import GenContext, Generated, Generator, Option, register_generator
 from bench.sample import Sample
 
 _SWITCH_HELP = {
-    "te": ("ete", "transformer encoders: ete (two), ste (one shared), none (Table 4)"),
-    "dc": ("true", "diffusion cross-attention between the audio and video branches (Table 4)"),
-    "ec": ("true", "embedding cross-attention from f_av in every denoising step (Table 4)"),
-    "tokens": ("both", "both encoders, or only the visual / audio one (Table 5)"),
-    "hifigan": ("true", "f_a from the HiFi-GAN speaker encoder (Table 5: No Hifi-GAN)"),
-    "wav2vec": ("true", "f_s from wav2vec 2.0 (Table 5: No Wav2Vec)"),
+    "te": "transformer encoders: ete (two), ste (one shared), none (Table 4)",
+    "dc": "diffusion cross-attention between the audio and video branches (Table 4)",
+    "ec": "embedding cross-attention from f_av in every denoising step (Table 4)",
+    "tokens": "both encoders, or only the visual / audio one (Table 5)",
+    "hifigan": "f_a from the HiFi-GAN speaker encoder (Table 5: No Hifi-GAN)",
+    "wav2vec": "f_s from wav2vec 2.0 (Table 5: No Wav2Vec)",
 }
 _KINDS: dict[str, Any] = {"dc": bool, "ec": bool, "hifigan": bool, "wav2vec": bool}
-_CHOICES = {"te": ("ete", "ste", "none"), "tokens": ("both", "visual", "audio")}
+_CHOICES = {"te": TE_CHOICES, "tokens": TOKEN_CHOICES}
 
 # What `full` needs from the weights registry: the same families the baselines load.
 PRETRAINED = {
@@ -43,12 +44,6 @@ PRETRAINED = {
     "hallo-wav2vec": "wav2vec 2.0 encoder (wav2vec2-base-960h)",
     "facemesh-landmarks": "face and lip masks from landmarks (MediaPipe FaceMesh)",
 }
-
-
-def pretrained_files(config: str) -> dict[str, str]:
-    """Registry name -> role of every pretrained file a config loads (`tiny`: only FaceMesh)."""
-    return dict(PRETRAINED) if config == "full" else {
-        "facemesh-landmarks": PRETRAINED["facemesh-landmarks"]}
 
 
 def require_full() -> None:
@@ -76,8 +71,8 @@ class Mels(Generator):
         "checkpoint": Option(None, "directory written by `bench train mels --out DIR`", path=True),
         "config": Option("tiny", "with --random-weights and no checkpoint: the config to "
                          "initialise", choices=("tiny", "full")),
-        **{k: Option(d, h, kind=_KINDS.get(k, str), choices=_CHOICES.get(k, ()))
-           for k, (d, h) in _SWITCH_HELP.items()},
+        **{k: Option(variant_defaults()[k], h, kind=_KINDS.get(k, str),
+                     choices=_CHOICES.get(k, ())) for k, h in _SWITCH_HELP.items()},
     }
 
     def __init__(self, options: dict[str, str] | None = None):

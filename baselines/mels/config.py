@@ -117,6 +117,11 @@ VARIANT_KEYS = ("te", "dc", "ec", "tokens", "hifigan", "wav2vec")
 
 TINY = MelsConfig()
 
+
+def variant_defaults() -> dict[str, str]:
+    """The full model's switches as a label writes them (a variant's label shows the others)."""
+    return {k: str(getattr(TINY, k)).lower() for k in VARIANT_KEYS}
+
 # The paper's dimensions. Width 512 and 8 heads give supplement Table 1's 1,575,936 parameters per
 # encoder; the visual stream has 56² = 3136 query tokens as there. The pretrained families are
 # the ones the baselines load: XTTS v2 (GPT-2 width 1024, 30 layers, 16 heads; 80 mels; one

@@ -356,16 +356,14 @@ class MELS(nn.Module):
         self.proj_fa = nn.Linear(cfg.speaker_channels, w) if cfg.hifigan else None
         self.proj_fs = nn.Linear(cfg.wav2vec_channels, w) if cfg.wav2vec else None
         self.proj_visual = nn.Linear(cfg.latent_channels + 2, w)
-        audio_enc = cfg.te != "none" and cfg.tokens in ("both", "audio")
-        visual_enc = cfg.te != "none" and cfg.tokens in ("both", "visual")
-        self.enc_audio = EntanglingEncoder(w, cfg.heads) if audio_enc else None
-        if cfg.te == "ste":
-            self.enc_visual = None  # the shared encoder is enc_audio (or the only one kept)
-            if not audio_enc and visual_enc:
-                self.enc_audio = EntanglingEncoder(w, cfg.heads)
-        else:
-            self.enc_visual = EntanglingEncoder(w, cfg.heads) if visual_enc else None
-        self._visual_encoder = visual_enc
+        # which stream has an encoder; with STE the one instance (enc_audio) serves both
+        self._audio_encoder = cfg.te != "none" and cfg.tokens in ("both", "audio")
+        self._visual_encoder = cfg.te != "none" and cfg.tokens in ("both", "visual")
+        shared = cfg.te == "ste"
+        self.enc_audio = EntanglingEncoder(w, cfg.heads) if self._audio_encoder or (
+            shared and self._visual_encoder) else None
+        self.enc_visual = EntanglingEncoder(w, cfg.heads) if (
+            self._visual_encoder and not shared) else None
         # decoders (fine-tuned)
         self.unet = VideoUNet(cfg, cfg.gpt_width if cfg.dc else None)
         max_pos = cfg.fa_tokens + cfg.fs_tokens + cfg.text_tokens + 1 + int(
@@ -412,7 +410,7 @@ class MELS(nn.Module):
         fused = F.adaptive_avg_pool2d(torch.cat([f_i, masks], 1), cfg.visual_grid)
         visual_q = self.proj_visual(fused.flatten(2).transpose(1, 2))  # L(f_i ⊕ f_fm ⊕ f_lm)
         z_a = audio_q
-        if self.enc_audio is not None and cfg.tokens in ("both", "audio"):
+        if self._audio_encoder:
             z_a = self.enc_audio(audio_q, torch.cat([f_t, visual_q], 1))[0]  # eq. 1
         z_v = visual_q
         if self._visual_encoder:

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from baselines.mels.config import MelsConfig
 from baselines.mels.data import Example, example_of
 from baselines.mels.model import MELS, Inputs, build
-from bench.atomic import atomic_path
+from bench.atomic import atomic_path, write_text
 from bench.errors import BenchError, ConfigError, ManifestError
 from bench.preprocess import PreprocessConfig, preprocess
 from bench.sample import RawItem
@@ -130,8 +130,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     data = buf.getvalue()
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
-    with atomic_path(path.with_name(path.name + ".sha256")) as tmp:
-        tmp.write_text(hashlib.sha256(data).hexdigest() + "\n")
+    write_text(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest() + "\n")
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -209,8 +208,7 @@ def train(cfg: MelsConfig, examples: list[Example], out: Path, device: str = "cp
               "seconds": round(time.monotonic() - started, 1), "history": history,
               "parameters": model.parameter_report(), "threads": threads_note(),
               **(meta or {})}
-    with atomic_path(out / "train.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
+    write_text(out / "train.json", json.dumps(record, indent=2) + "\n")
     return record
 
 

@@ -20,7 +20,7 @@ from bench import face
 from bench.datasets import demo_media
 from bench.datasets.base import GlobAdapter, register_dataset
 from bench.paths import demo_dir
-from bench.preprocess import PreprocessConfig
+from bench.preprocess import PreprocessConfig, detection_picks
 from bench.sample import RawItem
 from bench.video import write_video
 
@@ -65,8 +65,8 @@ def _face_found(frames: np.ndarray) -> bool:
     """Whether preprocessing's face crop accepts the clip (its frame sampling and threshold): a
     training identity the detector misses would only be skipped by every training run."""
     cfg = PreprocessConfig()
-    picks = frames[:: max(1, len(frames) // cfg.detect_frames)][: cfg.detect_frames]
-    return face.clip_face_box(list(picks))[1] >= cfg.min_face_share
+    picks = detection_picks(iter(frames), len(frames), cfg)
+    return face.clip_face_box(picks)[1] >= cfg.min_face_share
 
 
 @register_dataset
